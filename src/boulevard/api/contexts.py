@@ -1,0 +1,97 @@
+"""HTTP binding of the @context management operations (/jsonldContexts, clause 6.29)."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from boulevard.api import negotiation as neg
+from boulevard.api.request import check_params
+from boulevard.api.responses import empty_response, json_response
+from boulevard.api.services import services
+from boulevard.errors import BadRequestData, InvalidRequest, ResourceNotFound
+from boulevard.ngsild.context import CORE_CONTEXT_URL, core_context_document, is_core_url
+
+KINDS = ("Hosted", "Cached", "ImplicitlyCreated")
+
+
+def _bool(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    if raw not in ("true", "false"):
+        raise BadRequestData(f"{name} must be true or false")
+    return raw == "true"
+
+
+async def add_context(request: Request) -> Response:
+    svc = services(request)
+    check_params(dict(request.query_params), ())
+    neg.check_content_type(request.headers.get("content-type"))
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict) or "@context" not in body:
+        raise BadRequestData("a @context document is a JSON object with an @context member")
+    ctx = body["@context"]
+    if not isinstance(ctx, (dict, list, str)):
+        raise BadRequestData("@context must be an object, an array or a URL")
+    # a hosted context that names other URLs makes them available (cached) now
+    await svc.contexts.term_map(ctx)
+    entry = svc.contexts.add_hosted(body)
+    return empty_response(201, {"Location": f"/ngsi-ld/v1/jsonldContexts/{entry.id}"})
+
+
+async def list_contexts(request: Request) -> Response:
+    svc = services(request)
+    check_params(dict(request.query_params), ("details", "kind"))
+    details = _bool(request, "details")
+    kind = request.query_params.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise BadRequestData(f"kind must be one of {', '.join(KINDS)}")
+    entries = [e for e in svc.contexts.entries() if kind is None or e.kind == kind]
+    if details:
+        return json_response([e.info() for e in entries])
+    urls = [e.url for e in entries]
+    if kind in (None, "Cached"):
+        urls.insert(0, CORE_CONTEXT_URL)
+    return json_response(urls)
+
+
+async def serve_context(request: Request) -> Response:
+    svc = services(request)
+    check_params(dict(request.query_params), ("details",))
+    details = _bool(request, "details")
+    context_id = request.path_params["context_id"]
+    if is_core_url(context_id):
+        if details:
+            return json_response({"url": CORE_CONTEXT_URL, "kind": "Cached", "localId": "core"})
+        return json_response(core_context_document(), media_type=neg.JSON_LD)
+    entry = svc.contexts.get_entry(context_id)
+    if entry is None:
+        raise ResourceNotFound(f"no @context {context_id}")
+    if details:
+        return json_response(entry.info())
+    body = entry.body if isinstance(entry.body, dict) and "@context" in entry.body else {"@context": entry.body}
+    return json_response(body, media_type=neg.JSON_LD)
+
+
+async def delete_context(request: Request) -> Response:
+    svc = services(request)
+    check_params(dict(request.query_params), ("reload",))
+    reload = _bool(request, "reload")
+    context_id = request.path_params["context_id"]
+    if is_core_url(context_id) or context_id == "core":
+        raise BadRequestData("the core @context cannot be deleted")
+    entry = svc.contexts.get_entry(context_id)
+    if entry is None:
+        raise ResourceNotFound(f"no @context {context_id}")
+    if reload:
+        if entry.kind != "Cached":
+            raise BadRequestData(f"only Cached @contexts can be reloaded, this one is {entry.kind}")
+        await svc.contexts.reload_entry(entry)
+        return empty_response(204)
+    svc.contexts.delete_entry(entry)
+    return empty_response(204)

@@ -1,0 +1,302 @@
+"""HTTP binding of the entity operations (clauses 6.4, 6.5, 6.6, 6.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from boulevard.api import negotiation as neg
+from boulevard.api.request import NgsiRequest, parse_int, read_request
+from boulevard.api.responses import empty_response, ngsi_response
+from boulevard.api.services import services
+from boulevard.broker.operations import Selection
+from boulevard.errors import BadRequestData
+from boulevard.ngsild import mutate
+from boulevard.ngsild.model import (
+    Entity,
+    check_name,
+    check_uri,
+    parse_attribute,
+    parse_attributes,
+    parse_entity,
+    parse_instance,
+)
+from boulevard.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, RenderOptions, render_entity
+from boulevard.ngsild.selection import SYSTEM_ATTRS, build_selection
+
+RETRIEVE_PARAMS = (
+    "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
+    "joinLevel", "containedBy", "datasetId", "entityMap", "via",
+)
+QUERY_PARAMS = RETRIEVE_PARAMS + (
+    "id", "type", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
+    "csf", "limit", "offset", "count", "expandValues", "doNotCompact",
+)
+PURGE_PARAMS = ("id", "type", "idPattern", "q", "scopeQ", "attrs", "keep", "drop", "local", "georel",
+                "geometry", "coordinates", "geoproperty", "csf", "lang")
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+
+
+def entity_id_of(request: Request) -> str:
+    eid: str = request.path_params["entity_id"]
+    return check_uri(eid, "entity id")
+
+
+def location(entity_id: str) -> str:
+    return f"/ngsi-ld/v1/entities/{quote(entity_id, safe=':')}"
+
+
+def render_options(req: NgsiRequest) -> RenderOptions:
+    opts = req.options
+    fmt = req.params.get("format")
+    known = {"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite", "update",
+             "replace", "temporalValues", "audit", "aggregatedValues", "splitEntities"}
+    for o in opts:
+        if o not in known:
+            raise BadRequestData(f"unknown option {o!r}")
+    if fmt is not None and fmt not in ("keyValues", "simplified", "concise", "normalized"):
+        raise BadRequestData(f"unknown format {fmt!r}")
+    chosen = fmt or next((o for o in ("keyValues", "simplified", "concise", "normalized") if o in opts), None)
+    if chosen in ("keyValues", "simplified"):
+        form = KEY_VALUES
+    elif chosen == "concise":
+        form = CONCISE
+    else:
+        form = NORMALIZED
+    attrs = req.list_param("attrs")
+    pick = req.list_param("pick")
+    wanted: set[str] | None = None
+    if attrs is not None:
+        wanted = {req.tm.expand(check_name(a)) for a in attrs}
+    if pick is not None:
+        picked = {req.tm.expand(check_name(a)) for a in pick if a not in SYSTEM_ATTRS}
+        wanted = picked if wanted is None else wanted & picked
+    return RenderOptions(format=form, sys_attrs="sysAttrs" in opts, attrs=wanted, lang=req.params.get("lang"))
+
+
+def shape(req: NgsiRequest, entity: Entity, opts: RenderOptions) -> dict[str, Any]:
+    out = render_entity(entity, req.tm, opts)
+    pick = req.list_param("pick")
+    omit = req.list_param("omit")
+    if pick is not None and omit is not None:
+        raise BadRequestData("pick and omit cannot be used together")
+    if pick is not None:
+        keep = set(pick)
+        out = {k: v for k, v in out.items() if k in keep or (k in ("createdAt", "modifiedAt") and k in keep)}
+    if omit is not None:
+        drop = set(omit)
+        out = {k: v for k, v in out.items() if k not in drop}
+    if req.accept == neg.GEO_JSON:
+        return to_feature(out, req)
+    return out
+
+
+def to_feature(out: dict[str, Any], req: NgsiRequest) -> dict[str, Any]:
+    geo = req.params.get("geometryProperty", "location")
+    props = {k: v for k, v in out.items() if k != "id"}
+    geom_src = out.get(geo)
+    geometry = None
+    if isinstance(geom_src, dict):
+        geometry = geom_src.get("value", geom_src if "coordinates" in geom_src else None)
+    feature: dict[str, Any] = {"id": out.get("id"), "type": "Feature", "geometry": geometry, "properties": props}
+    return feature
+
+
+# --- handlers ---------------------------------------------------------------------
+async def create_entity(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("local",), body=True)
+    parsed = parse_entity(req.body, req.tm)
+    await svc.broker.create_entity(req.tenant, parsed)
+    return empty_response(201, {"Location": location(parsed["id"])}, req.tenant)
+
+
+async def retrieve_entity(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=RETRIEVE_PARAMS, available=neg.ENTITY_MEDIA)
+    entity_id = entity_id_of(request)
+    opts = render_options(req)
+    entity = await svc.broker.retrieve_entity(req.tenant, entity_id)
+    return ngsi_response(req, shape(req, entity, opts), 200)
+
+
+async def query_entities(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=QUERY_PARAMS, available=neg.ENTITY_MEDIA)
+    p = req.params
+    if not any(k in p for k in ("type", "id", "idPattern", "q", "attrs", "georel", "local", "scopeQ")):
+        raise BadRequestData("query entities needs at least one of type, attrs, q, georel or local")
+    sel = build_selection(
+        req.tm,
+        type_expr=p.get("type"),
+        ids=req.list_param("id"),
+        id_pattern=p.get("idPattern"),
+        q=p.get("q"),
+        attrs=req.list_param("attrs"),
+    )
+    limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
+    offset = parse_int(p, "offset", 0)
+    count = req.bool_param("count")
+    if limit == 0 and not count:
+        raise BadRequestData("limit=0 is only allowed with count=true")
+    opts = render_options(req)
+    page, total = await svc.broker.query_entities(
+        req.tenant, Selection(sel.flt, sel.match), limit=limit, offset=offset, count=count
+    )
+    body: Any = [shape(req, e, opts) for e in page]
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    if req.accept == neg.GEO_JSON:
+        body = {"type": "FeatureCollection", "features": body}
+    return ngsi_response(req, body, 200, headers)
+
+
+async def delete_entity(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("local", "type"))
+    await svc.broker.delete_entity(req.tenant, entity_id_of(request))
+    return empty_response(204, tenant=req.tenant)
+
+
+async def purge_entities(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=PURGE_PARAMS)
+    p = req.params
+    keep, drop = req.list_param("keep"), req.list_param("drop")
+    if keep is not None and drop is not None:
+        raise BadRequestData("keep and drop cannot be used together")
+    for name in ("q", "keep", "drop", "attrs"):
+        if "{" in p.get(name, ""):
+            raise BadRequestData("linked-entity paths are not allowed in purge")
+    local = req.bool_param("local")
+    sel = build_selection(
+        req.tm,
+        type_expr=p.get("type"),
+        ids=req.list_param("id"),
+        id_pattern=p.get("idPattern"),
+        q=p.get("q"),
+        attrs=req.list_param("attrs"),
+    )
+    if not sel.narrows and not local and "georel" not in p:
+        raise BadRequestData("purge needs a type, a non-system attribute, a q over one, a geo-query or local=true")
+    await svc.broker.purge_entities(
+        req.tenant,
+        Selection(sel.flt, sel.match),
+        keep=None if keep is None else [req.tm.expand(k) for k in keep],
+        drop=None if drop is None else [req.tm.expand(d) for d in drop],
+    )
+    return empty_response(204, tenant=req.tenant)
+
+
+def _update_result(req: NgsiRequest, outcome: mutate.Outcome) -> Response:
+    if not outcome.not_updated:
+        return empty_response(204, tenant=req.tenant)
+    body = {
+        "updated": [req.tm.compact(a) for a in outcome.updated],
+        "notUpdated": [{"attributeName": req.tm.compact(a), "reason": why} for a, why in outcome.not_updated],
+    }
+    return ngsi_response(req, body, 207)
+
+
+def _fragment(req: NgsiRequest) -> dict[str, Any]:
+    if not isinstance(req.body, dict):
+        raise BadRequestData("the body must be a JSON object of attributes")
+    return req.body
+
+
+async def append_attrs(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("options", "local"), body=True)
+    entity_id = entity_id_of(request)
+    body = _fragment(req)
+    _check_fragment_id(body, entity_id)
+    opts = req.options - {"noOverwrite"}
+    if opts:
+        raise BadRequestData(f"unknown options {sorted(opts)}")
+    parsed = parse_entity(body, req.tm, require_id=False, require_type=False)
+    outcome = await svc.broker.append_attrs(
+        req.tenant, entity_id, parsed["attrs"], overwrite="noOverwrite" not in req.options,
+        types=parsed.get("type"),
+    )
+    return _update_result(req, outcome)
+
+
+async def update_attrs(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("options", "local"), body=True)
+    entity_id = entity_id_of(request)
+    body = _fragment(req)
+    _check_fragment_id(body, entity_id)
+    attrs = parse_attributes(body, req.tm, nulls=True)
+    if not attrs:
+        raise BadRequestData("no attribute to update")
+    outcome = await svc.broker.update_attrs(req.tenant, entity_id, attrs)
+    return _update_result(req, outcome)
+
+
+async def partial_update_attr(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("options", "local"), body=True)
+    entity_id = entity_id_of(request)
+    attr = check_name(request.path_params["attr_id"])
+    body = _fragment(req)
+    patch = parse_instance(body, req.tm, nulls=True, partial=True)
+    await svc.broker.partial_update(req.tenant, entity_id, req.tm.expand(attr), patch)
+    return empty_response(204, tenant=req.tenant)
+
+
+async def replace_attr(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("local",), body=True)
+    entity_id = entity_id_of(request)
+    attr = check_name(request.path_params["attr_id"])
+    iri, instances = parse_attribute(attr, _fragment(req), req.tm)
+    await svc.broker.replace_attr(req.tenant, entity_id, iri, instances)
+    return empty_response(204, tenant=req.tenant)
+
+
+async def delete_attr(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("datasetId", "deleteAll", "local"))
+    entity_id = entity_id_of(request)
+    attr = check_name(request.path_params["attr_id"])
+    dataset_id = req.params.get("datasetId")
+    if dataset_id is not None:
+        check_uri(dataset_id, "datasetId")
+    await svc.broker.delete_attr(
+        req.tenant, entity_id, req.tm.expand(attr), dataset_id=dataset_id, delete_all=req.bool_param("deleteAll")
+    )
+    return empty_response(204, tenant=req.tenant)
+
+
+async def replace_entity(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("local",), body=True)
+    entity_id = entity_id_of(request)
+    body = _fragment(req)
+    _check_fragment_id(body, entity_id)
+    parsed = parse_entity(body, req.tm, require_id=False, require_type=True)
+    await svc.broker.replace_entity(req.tenant, entity_id, parsed)
+    return empty_response(204, tenant=req.tenant)
+
+
+async def merge_entity(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(
+        request, svc.contexts, allowed_params=("options", "local", "format", "observedAt", "lang"), body=True,
+        merge_patch=True,
+    )
+    entity_id = entity_id_of(request)
+    body = _fragment(req)
+    _check_fragment_id(body, entity_id)
+    parsed = parse_entity(body, req.tm, require_id=False, require_type=False, nulls=True)
+    await svc.broker.merge_entity(req.tenant, entity_id, parsed)
+    return empty_response(204, tenant=req.tenant)
+
+
+def _check_fragment_id(body: dict[str, Any], entity_id: str) -> None:
+    if "id" in body and body["id"] != entity_id:
+        raise BadRequestData("the id in the body differs from the id in the URL")

@@ -1,0 +1,152 @@
+"""Validation at the HTTP edge: tenant, @context, body, query parameters.
+
+``read_request`` turns a Starlette request into an ``NgsiRequest`` of plain
+typed data, raising the right NGSI-LD error for every malformed part.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from boulevard.api import negotiation as neg
+from boulevard.errors import BadRequestData, InvalidRequest, LengthRequired
+from boulevard.ngsild.context import ContextCache, TermMap
+
+TENANT_HEADER = "ngsild-tenant"
+_TENANT_RE = re.compile(r"^[A-Za-z0-9_\-.:/]{1,255}$")
+_NO_BODY = object()
+
+
+@dataclass
+class NgsiRequest:
+    tenant: str
+    tm: TermMap
+    context_ref: Any  # what the client named: Link URL, inline @context, or None
+    accept: str
+    params: dict[str, str]
+    body: Any = None
+    content_type: str | None = None
+
+    def flag(self, name: str) -> bool:
+        return name in self.options
+
+    @property
+    def options(self) -> set[str]:
+        raw = self.params.get("options", "")
+        return {o.strip() for o in raw.split(",") if o.strip()}
+
+    def list_param(self, name: str) -> list[str] | None:
+        raw = self.params.get(name)
+        if raw is None:
+            return None
+        return [v.strip() for v in raw.split(",") if v.strip()]
+
+    def bool_param(self, name: str) -> bool:
+        raw = self.params.get(name)
+        if raw is None:
+            return False
+        if raw.lower() not in ("true", "false"):
+            raise BadRequestData(f"{name} must be true or false")
+        return raw.lower() == "true"
+
+
+def tenant_of(request: Request) -> str:
+    tenant = request.headers.get(TENANT_HEADER)
+    if tenant is None:
+        return ""
+    if not _TENANT_RE.match(tenant):
+        raise BadRequestData(f"invalid tenant name {tenant!r}")
+    return tenant
+
+
+def check_params(params: dict[str, str], allowed: Collection[str]) -> None:
+    for name in params:
+        if name not in allowed:
+            raise InvalidRequest(f"unknown query parameter {name!r}")
+
+
+async def read_request(
+    request: Request,
+    contexts: ContextCache,
+    *,
+    allowed_params: Collection[str] = (),
+    body: bool = False,
+    available: tuple[str, ...] = neg.PLAIN_MEDIA,
+    merge_patch: bool = False,
+    optional_body: bool = False,
+) -> NgsiRequest:
+    params = dict(request.query_params)
+    check_params(params, allowed_params)
+    tenant = tenant_of(request)
+    accept = neg.negotiate(request.headers.get("accept"), available)
+    link = neg.parse_link_context(request.headers.get("link"))
+    payload: Any = None
+    ctype: str | None = None
+    context_ref: Any = link
+    if body:
+        raw_ct = request.headers.get("content-type")
+        if optional_body and not raw_ct and request.headers.get("content-length", "0") == "0":
+            return NgsiRequest(tenant, await contexts.term_map(link), link, accept, params)
+        ctype = neg.check_content_type(raw_ct, merge_patch=merge_patch)
+        if "content-length" not in request.headers and "chunked" not in request.headers.get(
+            "transfer-encoding", ""
+        ):
+            raise LengthRequired("a request body needs a Content-Length")
+        raw = await request.body()
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+        if ctype == neg.JSON_LD:
+            if link is not None:
+                raise BadRequestData("with application/ld+json the @context goes in the body, not in a Link header")
+            context_ref = _inline_context(payload, required=True)
+        else:
+            if _has_inline_context(payload):
+                raise BadRequestData("with application/json the @context goes in a Link header, not in the body")
+    tm = await contexts.term_map(context_ref)
+    return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype)
+
+
+def _has_inline_context(payload: Any) -> bool:
+    if isinstance(payload, dict):
+        return "@context" in payload
+    if isinstance(payload, list):
+        return any(isinstance(p, dict) and "@context" in p for p in payload)
+    return False
+
+
+def _inline_context(payload: Any, *, required: bool) -> Any:
+    if isinstance(payload, dict):
+        if "@context" not in payload:
+            if required:
+                raise BadRequestData("application/ld+json bodies must carry an @context")
+            return None
+        return payload["@context"]
+    if isinstance(payload, list):
+        # batch bodies: each entity carries its own @context; the first names the response's
+        for item in payload:
+            if isinstance(item, dict) and "@context" not in item and required:
+                raise BadRequestData("every entity of an application/ld+json batch must carry an @context")
+        first = next((p for p in payload if isinstance(p, dict)), None)
+        return first.get("@context") if first else None
+    return None
+
+
+def parse_int(params: dict[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequestData(f"{name} must be an integer") from exc
+    if value < minimum or (maximum is not None and value > maximum):
+        raise BadRequestData(f"{name} must be between {minimum} and {maximum}")
+    return value

@@ -1,0 +1,71 @@
+"""Building HTTP responses: JSON bodies, @context placement, ProblemDetails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from boulevard.api import negotiation as neg
+from boulevard.api.request import NgsiRequest
+from boulevard.errors import NgsiLdError
+from boulevard.ngsild.context import CORE_CONTEXT_URL
+
+
+def json_response(
+    data: Any, status: int = 200, media_type: str = neg.JSON, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=media_type, headers=headers)
+
+
+def context_of(req: NgsiRequest) -> Any:
+    """The @context to put in a JSON-LD response: the request's own, or the core."""
+    ref = req.context_ref
+    if ref is None:
+        return CORE_CONTEXT_URL
+    return ref
+
+
+def _link_url(req: NgsiRequest) -> str:
+    ref = req.context_ref
+    if isinstance(ref, str):
+        return ref
+    if isinstance(ref, list) and len(ref) == 1 and isinstance(ref[0], str):
+        return str(ref[0])
+    return CORE_CONTEXT_URL
+
+
+def ngsi_response(
+    req: NgsiRequest, data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A compacted payload: @context in the body for JSON-LD, in a Link header for JSON."""
+    hdrs = dict(headers or {})
+    if req.accept == neg.JSON_LD:
+        ctx = context_of(req)
+        if isinstance(data, list):
+            data = [{**item, "@context": ctx} if isinstance(item, dict) else item for item in data]
+        elif isinstance(data, dict):
+            data = {**data, "@context": ctx}
+    else:
+        hdrs["Link"] = neg.link_header(_link_url(req))
+    if req.tenant:
+        hdrs["NGSILD-Tenant"] = req.tenant
+    return json_response(data, status, req.accept, hdrs)
+
+
+def empty_response(status: int = 204, headers: dict[str, str] | None = None, tenant: str = "") -> Response:
+    hdrs = dict(headers or {})
+    if tenant:
+        hdrs["NGSILD-Tenant"] = tenant
+    return Response(None, status_code=status, headers=hdrs)
+
+
+def problem_response(error: NgsiLdError, tenant: str | None = None) -> Response:
+    headers = {"NGSILD-Tenant": tenant} if tenant else None
+    return Response(
+        orjson.dumps(error.to_problem()),
+        status_code=error.status,
+        media_type="application/json",
+        headers=headers,
+    )

@@ -1,0 +1,286 @@
+"""The NGSI-LD operations, callable without HTTP.
+
+Inputs are already validated and expanded (``ngsild.model``); each operation
+runs its read-modify-write as one storage job, so a failed request changes
+nothing. The HTTP layer, the adapters and the CLI all call these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from boulevard.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
+from boulevard.ngsild import mutate
+from boulevard.ngsild.model import Entity, Instance, new_entity, now_iso
+from boulevard.storage.base import EntityFilter, Reader, Store, Writer
+
+EntityMatcher = Callable[[Entity], bool]
+
+
+@dataclass
+class BatchResult:
+    """Per-entity outcome of a batch operation (clause 5.6.7-5.6.10)."""
+
+    success: list[str] = field(default_factory=list)
+    errors: list[tuple[str, NgsiLdError]] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class BatchItem:
+    """One entry of a batch body: the parsed entity, or why it was rejected."""
+
+    entity_id: str
+    entity: Entity | None = None
+    error: NgsiLdError | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which entities a query or purge is about."""
+
+    flt: EntityFilter = EntityFilter()
+    match: EntityMatcher | None = None
+
+
+class Broker:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- single entity -------------------------------------------------------
+    async def create_entity(self, tenant: str, parsed: Entity) -> Entity:
+        now = now_iso()
+        entity = new_entity(parsed, now)
+
+        def job(w: Writer) -> None:
+            if not w.insert(entity):
+                raise AlreadyExists(f"entity {entity['id']} already exists")
+
+        await self.store.write(tenant, job, create_tenant=True)
+        return entity
+
+    async def retrieve_entity(self, tenant: str, entity_id: str) -> Entity:
+        entity = await self.store.read(tenant, lambda r: r.get(entity_id))
+        if entity is None:
+            raise ResourceNotFound(f"entity {entity_id} not found")
+        return entity
+
+    async def _modify(self, tenant: str, entity_id: str, change: Callable[[Entity, str], Any]) -> Any:
+        now = now_iso()
+
+        def job(w: Writer) -> Any:
+            entity = w.get(entity_id)
+            if entity is None:
+                raise ResourceNotFound(f"entity {entity_id} not found")
+            result = change(entity, now)
+            if isinstance(result, dict) and "id" in result:
+                entity = result
+            w.update(entity)
+            return result
+
+        return await self.store.write(tenant, job)
+
+    async def append_attrs(
+        self,
+        tenant: str,
+        entity_id: str,
+        attrs: dict[str, list[Instance]],
+        *,
+        overwrite: bool = True,
+        types: list[str] | None = None,
+    ) -> mutate.Outcome:
+        def change(entity: Entity, now: str) -> mutate.Outcome:
+            if types:
+                _add_types(entity, {"type": types})
+            return mutate.append_attrs(entity, attrs, now, overwrite)
+
+        result: mutate.Outcome = await self._modify(tenant, entity_id, change)
+        return result
+
+    async def update_attrs(self, tenant: str, entity_id: str, attrs: dict[str, list[Instance]]) -> mutate.Outcome:
+        result: mutate.Outcome = await self._modify(
+            tenant, entity_id, lambda e, now: mutate.update_attrs(e, attrs, now)
+        )
+        return result
+
+    async def partial_update(self, tenant: str, entity_id: str, iri: str, patch: Instance) -> None:
+        await self._modify(tenant, entity_id, lambda e, now: mutate.partial_update(e, iri, patch, now))
+
+    async def replace_attr(self, tenant: str, entity_id: str, iri: str, instances: list[Instance]) -> None:
+        await self._modify(tenant, entity_id, lambda e, now: mutate.replace_attr(e, iri, instances, now))
+
+    async def delete_attr(
+        self, tenant: str, entity_id: str, iri: str, *, dataset_id: str | None = None, delete_all: bool = False
+    ) -> None:
+        await self._modify(
+            tenant, entity_id, lambda e, now: mutate.delete_attr(e, iri, dataset_id, delete_all, now)
+        )
+
+    async def replace_entity(self, tenant: str, entity_id: str, parsed: Entity) -> None:
+        await self._modify(tenant, entity_id, lambda e, now: mutate.replace_entity(e, parsed, now))
+
+    async def merge_entity(self, tenant: str, entity_id: str, parsed: Entity) -> None:
+        await self._modify(tenant, entity_id, lambda e, now: mutate.merge_entity(e, parsed, now))
+
+    async def delete_entity(self, tenant: str, entity_id: str) -> None:
+        def job(w: Writer) -> None:
+            if not w.delete(entity_id):
+                raise ResourceNotFound(f"entity {entity_id} not found")
+
+        await self.store.write(tenant, job)
+
+    # -- queries --------------------------------------------------------------
+    async def query_entities(
+        self, tenant: str, sel: Selection, *, limit: int, offset: int, count: bool
+    ) -> tuple[list[Entity], int | None]:
+        def job(r: Reader) -> tuple[list[Entity], int | None]:
+            page: list[Entity] = []
+            total = 0
+            for entity in r.scan(sel.flt):
+                if sel.match is not None and not sel.match(entity):
+                    continue
+                if offset <= total < offset + limit:
+                    page.append(entity)
+                total += 1
+                if not count and total >= offset + limit:
+                    break
+            return page, (total if count else None)
+
+        return await self.store.read(tenant, job)
+
+    async def purge_entities(
+        self, tenant: str, sel: Selection, *, keep: list[str] | None = None, drop: list[str] | None = None
+    ) -> int:
+        """Delete matching entities, or only some of their attributes (keep/drop)."""
+        now = now_iso()
+
+        def job(w: Writer) -> int:
+            matches = [e for e in w.scan(sel.flt) if sel.match is None or sel.match(e)]
+            for entity in matches:
+                if keep is None and drop is None:
+                    w.delete(entity["id"])
+                    continue
+                before = len(entity["attrs"])
+                if keep is not None:
+                    entity["attrs"] = {k: v for k, v in entity["attrs"].items() if k in keep}
+                if drop is not None:
+                    entity["attrs"] = {k: v for k, v in entity["attrs"].items() if k not in drop}
+                if len(entity["attrs"]) != before:
+                    entity["modifiedAt"] = now
+                    w.update(entity)
+            return len(matches)
+
+        return await self.store.write(tenant, job)
+
+    # -- batch ------------------------------------------------------------------
+    async def _batch(
+        self, tenant: str, items: list[BatchItem], apply: Callable[[Writer, BatchItem, str, BatchResult], None],
+        *, create_tenant: bool = False,
+    ) -> BatchResult:
+        now = now_iso()
+
+        def job(w: Writer) -> BatchResult:
+            res = BatchResult()
+            for item in items:
+                if item.error is not None:
+                    res.errors.append((item.entity_id, item.error))
+                    continue
+                try:
+                    apply(w, item, now, res)
+                except NgsiLdError as exc:
+                    res.errors.append((item.entity_id, exc))
+            return res
+
+        if not any(item.error is None for item in items) and not create_tenant:
+            res = BatchResult()
+            res.errors = [(i.entity_id, i.error) for i in items if i.error is not None]
+            if not self.store.tenant_exists(tenant):
+                return await self.store.write(tenant, job)
+            return res
+        return await self.store.write(tenant, job, create_tenant=create_tenant)
+
+    async def batch_create(self, tenant: str, items: list[BatchItem]) -> BatchResult:
+        def apply(w: Writer, item: BatchItem, now: str, res: BatchResult) -> None:
+            assert item.entity is not None
+            entity = new_entity(item.entity, now)
+            if not w.insert(entity):
+                raise AlreadyExists(f"entity {item.entity_id} already exists")
+            res.success.append(item.entity_id)
+            res.created.append(item.entity_id)
+
+        return await self._batch(tenant, items, apply, create_tenant=True)
+
+    async def batch_upsert(self, tenant: str, items: list[BatchItem], *, replace: bool = True) -> BatchResult:
+        def apply(w: Writer, item: BatchItem, now: str, res: BatchResult) -> None:
+            assert item.entity is not None
+            parsed = item.entity
+            existing = w.get(item.entity_id)
+            if existing is None:
+                entity = new_entity(_fresh(parsed), now)
+                w.insert(entity)
+                res.created.append(item.entity_id)
+            elif replace:
+                w.update(mutate.replace_entity(existing, _fresh(parsed), now))
+            else:
+                _add_types(existing, parsed)
+                mutate.append_attrs(existing, _fresh(parsed)["attrs"], now, overwrite=True)
+                existing["modifiedAt"] = now
+                w.update(existing)
+            res.success.append(item.entity_id)
+
+        return await self._batch(tenant, items, apply, create_tenant=True)
+
+    async def batch_update(self, tenant: str, items: list[BatchItem], *, overwrite: bool = True) -> BatchResult:
+        def apply(w: Writer, item: BatchItem, now: str, res: BatchResult) -> None:
+            assert item.entity is not None
+            existing = w.get(item.entity_id)
+            if existing is None:
+                raise ResourceNotFound(f"entity {item.entity_id} not found")
+            _add_types(existing, item.entity)
+            outcome = mutate.append_attrs(existing, _fresh(item.entity)["attrs"], now, overwrite)
+            existing["modifiedAt"] = now
+            w.update(existing)
+            if outcome.not_updated and not outcome.updated and not overwrite:
+                raise BadRequestData("no attribute was updated: " + ", ".join(a for a, _ in outcome.not_updated))
+            res.success.append(item.entity_id)
+
+        return await self._batch(tenant, items, apply)
+
+    async def batch_merge(self, tenant: str, items: list[BatchItem]) -> BatchResult:
+        def apply(w: Writer, item: BatchItem, now: str, res: BatchResult) -> None:
+            assert item.entity is not None
+            existing = w.get(item.entity_id)
+            if existing is None:
+                raise ResourceNotFound(f"entity {item.entity_id} not found")
+            mutate.merge_entity(existing, _fresh(item.entity), now)
+            w.update(existing)
+            res.success.append(item.entity_id)
+
+        return await self._batch(tenant, items, apply)
+
+    async def batch_delete(self, tenant: str, items: list[BatchItem]) -> BatchResult:
+        def apply(w: Writer, item: BatchItem, now: str, res: BatchResult) -> None:
+            if not w.delete(item.entity_id):
+                raise ResourceNotFound(f"entity {item.entity_id} not found")
+            res.success.append(item.entity_id)
+
+        return await self._batch(tenant, items, apply)
+
+
+def _fresh(parsed: Entity) -> Entity:
+    """A deep-enough copy so one parsed entity can be applied twice in a batch."""
+    import copy
+
+    return copy.deepcopy(parsed)
+
+
+def _add_types(existing: Entity, parsed: Entity) -> None:
+    for t in parsed.get("type") or []:
+        if t not in existing["type"]:
+            existing["type"].append(t)

@@ -1,0 +1,424 @@
+"""The internal entity model and the validation of incoming NGSI-LD payloads.
+
+Payloads arrive in compacted JSON-LD (normalized or concise). ``parse_entity``
+and ``parse_attribute`` validate them and return plain dicts in *expanded*
+form — the only form stored and passed inside the broker:
+
+    Entity   = {"id": str, "type": [IRI, ...], "scope"?: [str],
+                "createdAt": str, "modifiedAt": str, "attrs": {IRI: [Instance]}}
+    Instance = {"type": "Property" | ..., "value" | "object" | ...: ...,
+                "datasetId"?, "observedAt"?, "unitCode"?, "createdAt", "modifiedAt",
+                IRI: Instance  # sub-attributes}
+
+Core members keep their short names; every attribute and sub-attribute name
+is an absolute IRI, so the two can never collide.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from boulevard.errors import BadRequestData
+from boulevard.ngsild.context import TermMap, is_absolute_iri
+
+Entity = dict[str, Any]
+Instance = dict[str, Any]
+
+NGSI_LD_NULL = "urn:ngsi-ld:null"
+ATTRIBUTE_TYPES = (
+    "Property",
+    "Relationship",
+    "GeoProperty",
+    "LanguageProperty",
+    "VocabProperty",
+    "JsonProperty",
+    "ListProperty",
+    "ListRelationship",
+)
+# the member that carries each attribute type's value
+VALUE_MEMBER = {
+    "Property": "value",
+    "GeoProperty": "value",
+    "Relationship": "object",
+    "LanguageProperty": "languageMap",
+    "VocabProperty": "vocab",
+    "JsonProperty": "json",
+    "ListProperty": "valueList",
+    "ListRelationship": "objectList",
+}
+TYPE_ALIASES = {"VocabularyProperty": "VocabProperty"}
+INFER_ORDER = (
+    ("object", "Relationship"),
+    ("languageMap", "LanguageProperty"),
+    ("vocab", "VocabProperty"),
+    ("json", "JsonProperty"),
+    ("valueList", "ListProperty"),
+    ("objectList", "ListRelationship"),
+    ("value", "Property"),
+)
+CORE_MEMBERS = frozenset(
+    {
+        "type",
+        "value",
+        "object",
+        "objectType",
+        "languageMap",
+        "vocab",
+        "json",
+        "valueList",
+        "objectList",
+        "observedAt",
+        "unitCode",
+        "datasetId",
+        "createdAt",
+        "modifiedAt",
+        "deletedAt",
+        "instanceId",
+        "lang",
+        "@context",
+    }
+)
+SYSTEM_MEMBERS = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
+ENTITY_RESERVED = frozenset({"id", "type", "@id", "@type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
+GEOMETRY_TYPES = frozenset(
+    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"}
+)
+CORE_GEO_ATTRS = ("location", "observationSpace", "operationSpace")
+_FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()\\\x00-\x1f]")
+_SCOPE = re.compile(r"^/?[^\s/#+]+(/[^\s/#+]+)*$|^/$")
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def now_iso() -> str:
+    """The current time as NGSI-LD writes it: UTC, milliseconds, 'Z'."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def is_null(value: Any) -> bool:
+    return value is None or value == NGSI_LD_NULL
+
+
+def check_uri(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or not is_absolute_iri(value) or _FORBIDDEN_NAME.search(value):
+        raise BadRequestData(f"{what} must be a URI, got {value!r}")
+    return value
+
+
+def check_name(name: Any, what: str = "attribute name") -> str:
+    if not isinstance(name, str) or not name or _FORBIDDEN_NAME.search(name):
+        raise BadRequestData(f"invalid {what}: {name!r}")
+    return name
+
+
+def check_datetime(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        raise BadRequestData(f"{what} must be an ISO 8601 date-time, got {value!r}")
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequestData(f"{what} is not a valid date-time: {value!r}") from exc
+    return value
+
+
+def expand_types(raw: Any, tm: TermMap) -> list[str]:
+    names = raw if isinstance(raw, list) else [raw]
+    if not names:
+        raise BadRequestData("entity type must not be empty")
+    out: list[str] = []
+    for name in names:
+        check_name(name, "entity type")
+        iri = tm.expand(name)
+        if iri not in out:
+            out.append(iri)
+    return out
+
+
+def check_scopes(raw: Any) -> list[str]:
+    scopes = raw if isinstance(raw, list) else [raw]
+    for s in scopes:
+        if not isinstance(s, str) or not _SCOPE.match(s):
+            raise BadRequestData(f"invalid scope: {s!r}")
+    return list(dict.fromkeys(scopes))
+
+
+# --- geometry -----------------------------------------------------------------
+def _is_position(p: Any) -> bool:
+    return (
+        isinstance(p, list)
+        and 2 <= len(p) <= 3
+        and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in p)
+    )
+
+
+def _is_line(c: Any, minimum: int = 2) -> bool:
+    return isinstance(c, list) and len(c) >= minimum and all(_is_position(p) for p in c)
+
+
+def _is_ring(c: Any) -> bool:
+    return _is_line(c, 4) and c[0] == c[-1]
+
+
+def _is_polygon(c: Any) -> bool:
+    return isinstance(c, list) and len(c) >= 1 and all(_is_ring(r) for r in c)
+
+
+def check_geometry(value: Any) -> dict[str, Any]:
+    """Validate a GeoJSON geometry (RFC 7946 structure)."""
+    if not isinstance(value, dict):
+        raise BadRequestData("a GeoProperty value must be a GeoJSON geometry object")
+    gtype = value.get("type")
+    coords = value.get("coordinates")
+    ok = False
+    if gtype == "Point":
+        ok = _is_position(coords)
+    elif gtype == "MultiPoint":
+        ok = isinstance(coords, list) and all(_is_position(p) for p in coords)
+    elif gtype == "LineString":
+        ok = _is_line(coords)
+    elif gtype == "MultiLineString":
+        ok = isinstance(coords, list) and all(_is_line(x) for x in coords)
+    elif gtype == "Polygon":
+        ok = _is_polygon(coords)
+    elif gtype == "MultiPolygon":
+        ok = isinstance(coords, list) and all(_is_polygon(x) for x in coords)
+    elif gtype == "GeometryCollection":
+        geoms = value.get("geometries")
+        ok = isinstance(geoms, list) and all(check_geometry(g) is not None for g in geoms)
+    if not ok:
+        raise BadRequestData(f"invalid GeoJSON geometry of type {gtype!r}")
+    return value
+
+
+def looks_like_geometry(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES and (
+        "coordinates" in value or "geometries" in value
+    )
+
+
+# --- attributes -----------------------------------------------------------------
+def infer_type(raw: dict[str, Any]) -> str | None:
+    for member, atype in INFER_ORDER:
+        if member in raw:
+            if atype == "Property" and looks_like_geometry(raw["value"]):
+                return "GeoProperty"
+            return atype
+    return None
+
+
+def parse_instance(raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False) -> Instance:
+    """Validate one attribute instance (normalized or concise) into expanded form.
+
+    ``nulls``: NGSI-LD null (``null`` or ``"urn:ngsi-ld:null"``) is allowed and
+    kept, meaning "delete" to the update operation that asked for it.
+    ``partial``: the value member may be missing (partial attribute update).
+    """
+    if not isinstance(raw, dict):
+        if raw is None or raw == NGSI_LD_NULL:
+            if nulls:
+                return {"type": "Property", "value": None}
+            raise BadRequestData("attribute value must not be null")
+        if looks_like_geometry(raw):
+            return {"type": "GeoProperty", "value": raw}
+        return {"type": "Property", "value": raw}
+    if looks_like_geometry(raw):
+        return {"type": "GeoProperty", "value": check_geometry(raw)}
+    atype = raw.get("type")
+    if atype is None:
+        atype = infer_type(raw)
+        if atype is None:
+            if partial:
+                atype = None
+            else:
+                raise BadRequestData("attribute has neither a type nor a value member")
+    elif isinstance(atype, str):
+        atype = TYPE_ALIASES.get(atype, atype)
+        if atype not in ATTRIBUTE_TYPES:
+            raise BadRequestData(f"unknown attribute type {atype!r}")
+    else:
+        raise BadRequestData("attribute type must be a string")
+    inst: Instance = {}
+    if atype is not None:
+        inst["type"] = atype
+    for key, val in raw.items():
+        if key in ("type", "@context") or key in SYSTEM_MEMBERS or key == "lang":
+            continue
+        if key in CORE_MEMBERS:
+            inst[key] = val
+            continue
+        check_name(key)
+        inst[tm.expand(key)] = parse_instance(val, tm, nulls=nulls)
+    if atype is None:
+        return inst
+    member = VALUE_MEMBER[atype]
+    if member not in inst:
+        if partial:
+            return inst
+        raise BadRequestData(f"{atype} has no {member!r} member")
+    val = inst[member]
+    if is_null(val) or (isinstance(val, list) and len(val) == 1 and is_null(val[0])):
+        if not nulls:
+            raise BadRequestData(f"{atype} {member} must not be null")
+        inst[member] = None
+        return inst
+    _check_value(atype, inst, tm)
+    if "observedAt" in inst:
+        check_datetime(inst["observedAt"], "observedAt")
+    if "datasetId" in inst:
+        check_uri(inst["datasetId"], "datasetId")
+    if "unitCode" in inst and not isinstance(inst["unitCode"], str):
+        raise BadRequestData("unitCode must be a string")
+    return inst
+
+
+def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
+    if atype == "Property":
+        return
+    if atype == "GeoProperty":
+        check_geometry(inst["value"])
+    elif atype == "Relationship":
+        obj = inst["object"]
+        objs = obj if isinstance(obj, list) else [obj]
+        if not objs:
+            raise BadRequestData("Relationship object must not be empty")
+        for o in objs:
+            check_uri(o, "Relationship object")
+        if "objectType" in inst:
+            inst["objectType"] = [tm.expand(check_name(t, "objectType")) for t in _as_list(inst["objectType"])]
+    elif atype == "LanguageProperty":
+        lm = inst["languageMap"]
+        if not isinstance(lm, dict) or not lm:
+            raise BadRequestData("languageMap must be a non-empty object")
+        for lang, text in lm.items():
+            texts = text if isinstance(text, list) else [text]
+            if not isinstance(lang, str) or not all(isinstance(t, str) for t in texts):
+                raise BadRequestData("languageMap maps language tags to strings")
+    elif atype == "VocabProperty":
+        vocab = inst["vocab"]
+        terms = vocab if isinstance(vocab, list) else [vocab]
+        if not terms or not all(isinstance(t, str) and t for t in terms):
+            raise BadRequestData("vocab must be a string or a list of strings")
+        expanded = [tm.expand(check_name(t, "vocab term")) for t in terms]
+        inst["vocab"] = expanded if isinstance(vocab, list) else expanded[0]
+    elif atype == "JsonProperty":
+        return
+    elif atype == "ListProperty":
+        if not isinstance(inst["valueList"], list):
+            raise BadRequestData("valueList must be an array")
+    elif atype == "ListRelationship":
+        lst = inst["objectList"]
+        if not isinstance(lst, list):
+            raise BadRequestData("objectList must be an array")
+        out = []
+        for item in lst:
+            uri = item.get("object") if isinstance(item, dict) else item
+            out.append({"object": check_uri(uri, "objectList member")})
+        inst["objectList"] = out
+        if "objectType" in inst:
+            inst["objectType"] = [tm.expand(check_name(t, "objectType")) for t in _as_list(inst["objectType"])]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def parse_attribute(
+    name: str, raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False
+) -> tuple[str, list[Instance]]:
+    """Validate an attribute (one instance, or an array of datasetId instances)."""
+    check_name(name)
+    iri = tm.expand(name)
+    if isinstance(raw, list) and raw and all(isinstance(x, dict) for x in raw) and any(
+        ("type" in x or infer_type(x)) for x in raw
+    ):
+        instances = [parse_instance(x, tm, nulls=nulls, partial=partial) for x in raw]
+    else:
+        instances = [parse_instance(raw, tm, nulls=nulls, partial=partial)]
+    seen: set[str | None] = set()
+    for inst in instances:
+        ds = inst.get("datasetId")
+        if ds in seen:
+            raise BadRequestData(f"attribute {name} has two instances with datasetId {ds!r}")
+        seen.add(ds)
+    if name in CORE_GEO_ATTRS or iri in _CORE_GEO_IRIS:
+        for inst in instances:
+            if inst.get("type") not in (None, "GeoProperty") or (
+                inst.get("type") is None and "value" in inst and not looks_like_geometry(inst["value"])
+            ):
+                if not (nulls and inst.get("value") is None):
+                    raise BadRequestData(f"{name} must be a GeoProperty")
+    return iri, instances
+
+
+_CORE_GEO_IRIS = frozenset(f"https://uri.etsi.org/ngsi-ld/{n}" for n in CORE_GEO_ATTRS)
+
+
+def parse_attributes(
+    body: dict[str, Any], tm: TermMap, *, nulls: bool = False, partial: bool = False
+) -> dict[str, list[Instance]]:
+    """The attributes of an entity fragment (id, type, scope, @context skipped)."""
+    attrs: dict[str, list[Instance]] = {}
+    for name, raw in body.items():
+        if name in ENTITY_RESERVED:
+            continue
+        iri, instances = parse_attribute(name, raw, tm, nulls=nulls, partial=partial)
+        attrs[iri] = instances
+    return attrs
+
+
+def parse_entity(
+    body: Any,
+    tm: TermMap,
+    *,
+    require_id: bool = True,
+    require_type: bool = True,
+    nulls: bool = False,
+) -> Entity:
+    """Validate an entity payload into expanded form (no system timestamps yet)."""
+    if not isinstance(body, dict):
+        raise BadRequestData("the entity must be a JSON object")
+    eid = body.get("id", body.get("@id"))
+    entity: Entity = {}
+    if eid is not None or require_id:
+        entity["id"] = check_uri(eid, "entity id")
+    etype = body.get("type", body.get("@type"))
+    if etype is not None:
+        entity["type"] = expand_types(etype, tm)
+    elif require_type:
+        raise BadRequestData("entity type is missing")
+    if "scope" in body:
+        scope = body["scope"]
+        if is_null(scope):
+            if not nulls:
+                raise BadRequestData("scope must not be null")
+            entity["scope"] = None
+        else:
+            entity["scope"] = check_scopes(scope)
+    entity["attrs"] = parse_attributes(body, tm, nulls=nulls)
+    return entity
+
+
+def stamp(instances: list[Instance], now: str, created: str | None = None) -> None:
+    """Set createdAt/modifiedAt on new instances and their sub-attributes."""
+    for inst in instances:
+        inst["createdAt"] = created or now
+        inst["modifiedAt"] = now
+        for key, sub in inst.items():
+            if ":" in key and isinstance(sub, dict):
+                stamp([sub], now, sub.get("createdAt"))
+
+
+def new_entity(parsed: Entity, now: str) -> Entity:
+    """A parsed entity with its system timestamps, ready to store."""
+    entity: Entity = {"id": parsed["id"], "type": parsed["type"]}
+    if parsed.get("scope"):
+        entity["scope"] = parsed["scope"]
+    entity["createdAt"] = now
+    entity["modifiedAt"] = now
+    for instances in parsed["attrs"].values():
+        stamp(instances, now)
+    entity["attrs"] = parsed["attrs"]
+    return entity

@@ -1,0 +1,63 @@
+"""The storage protocol: what the broker core needs from a database.
+
+A ``Store`` runs read functions against a ``Reader`` and write functions
+against a ``Writer`` inside one transaction. Write functions run whole or not
+at all: an exception rolls back everything they did and reaches the caller.
+SQL lives only in the implementations (``storage.sqlite``; PostgreSQL later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+Entity = dict[str, Any]
+T = TypeVar("T")
+
+DEFAULT_TENANT = ""
+
+
+@dataclass(frozen=True)
+class EntityFilter:
+    """A storage-level pre-selection; the broker refines it in memory."""
+
+    types: tuple[str, ...] | None = None  # expanded IRIs, any of
+    ids: tuple[str, ...] | None = None
+    id_pattern: str | None = None
+
+
+class Reader(Protocol):
+    tenant: str
+
+    def get(self, entity_id: str) -> Entity | None: ...
+
+    def get_many(self, entity_ids: list[str]) -> list[Entity]: ...
+
+    def scan(self, flt: EntityFilter) -> Iterator[Entity]: ...
+
+    def count(self, flt: EntityFilter) -> int: ...
+
+
+class Writer(Reader, Protocol):
+    def insert(self, entity: Entity) -> bool:
+        """Insert a new entity; False if one with that id exists (nothing written)."""
+        ...
+
+    def update(self, entity: Entity) -> None: ...
+
+    def delete(self, entity_id: str) -> bool: ...
+
+
+class Store(Protocol):
+    def tenant_exists(self, tenant: str) -> bool: ...
+
+    def tenants(self) -> list[str]: ...
+
+    async def read(self, tenant: str, fn: Callable[[Reader], T]) -> T: ...
+
+    async def write(self, tenant: str, fn: Callable[[Writer], T], *, create_tenant: bool = False) -> T: ...
+
+    def write_sync(self, tenant: str, fn: Callable[[Writer], T], *, create_tenant: bool = False) -> T: ...
+
+    def close(self) -> None: ...

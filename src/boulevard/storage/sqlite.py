@@ -1,0 +1,328 @@
+"""SQLite store: one file in WAL mode, one writer thread, many readers.
+
+All writes go through a queue to one dedicated thread, which takes every job
+waiting, runs each inside its own SAVEPOINT (a failing job rolls back alone)
+and commits them together: group commit, so durability (``synchronous=FULL``)
+costs one fsync per batch rather than per request. A job's future resolves
+only after its COMMIT, so an acknowledged write is on disk.
+
+Reads use per-thread connections and never wait for the writer (WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+
+from boulevard.errors import NonexistentTenant
+from boulevard.storage.base import DEFAULT_TENANT, Entity, EntityFilter
+
+T = TypeVar("T")
+MAX_BATCH = 512
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: entities, their types, tenants
+    """
+    CREATE TABLE tenants (name TEXT PRIMARY KEY, created_at TEXT NOT NULL DEFAULT (datetime('now')));
+    CREATE TABLE entities (
+        tenant TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        doc    BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE TABLE entity_types (
+        tenant TEXT NOT NULL,
+        type   TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        PRIMARY KEY (tenant, type, id)
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+def _connect(path: str, *, writer: bool, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA cache_size=-16000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    if writer:
+        conn.execute("PRAGMA wal_autocheckpoint=4000")
+    return conn
+
+
+_regex_cache: dict[str, re.Pattern[str]] = {}
+
+
+def _regexp(pattern: str, value: str) -> bool:
+    rx = _regex_cache.get(pattern)
+    if rx is None:
+        rx = re.compile(pattern)
+        if len(_regex_cache) > 256:
+            _regex_cache.clear()
+        _regex_cache[pattern] = rx
+    return rx.search(value) is not None
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS, start=1):
+        if number <= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in script.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[Any]]:
+    params: list[Any] = [tenant]
+    if flt.types:
+        marks = ",".join("?" * len(flt.types))
+        sql = (
+            f"SELECT {what} FROM entities e WHERE e.tenant = ? AND e.id IN "
+            f"(SELECT id FROM entity_types WHERE tenant = ? AND type IN ({marks}))"
+        )
+        params.append(tenant)
+        params.extend(flt.types)
+    else:
+        sql = f"SELECT {what} FROM entities e WHERE e.tenant = ?"
+    if flt.ids:
+        sql += f" AND e.id IN ({','.join('?' * len(flt.ids))})"
+        params.extend(flt.ids)
+    if flt.id_pattern:
+        sql += " AND regexp(?, e.id)"
+        params.append(flt.id_pattern)
+    return sql, params
+
+
+class SqliteReader:
+    def __init__(self, conn: sqlite3.Connection, tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
+
+    def get(self, entity_id: str) -> Entity | None:
+        row = self.conn.execute(
+            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
+        ).fetchone()
+        return None if row is None else orjson.loads(row[0])  # type: ignore[no-any-return]
+
+    def get_many(self, entity_ids: list[str]) -> list[Entity]:
+        out: list[Entity] = []
+        for start in range(0, len(entity_ids), 500):
+            chunk = entity_ids[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT doc FROM entities WHERE tenant = ? AND id IN ({','.join('?' * len(chunk))})",
+                (self.tenant, *chunk),
+            ).fetchall()
+            out.extend(orjson.loads(r[0]) for r in rows)
+        return out
+
+    def scan(self, flt: EntityFilter) -> Iterator[Entity]:
+        sql, params = _filter_sql(self.tenant, flt, "e.doc")
+        for (doc,) in self.conn.execute(sql + " ORDER BY e.id", params):
+            yield orjson.loads(doc)
+
+    def count(self, flt: EntityFilter) -> int:
+        sql, params = _filter_sql(self.tenant, flt, "count(*)")
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+
+class SqliteWriter(SqliteReader):
+    def insert(self, entity: Entity) -> bool:
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
+            (self.tenant, entity["id"], orjson.dumps(entity)),
+        )
+        if cur.rowcount == 0:
+            return False
+        self._set_types(entity, new=True)
+        return True
+
+    def update(self, entity: Entity) -> None:
+        self.conn.execute(
+            "UPDATE entities SET doc = ? WHERE tenant = ? AND id = ?",
+            (orjson.dumps(entity), self.tenant, entity["id"]),
+        )
+        self._set_types(entity, new=False)
+
+    def _set_types(self, entity: Entity, *, new: bool) -> None:
+        if not new:
+            self.conn.execute("DELETE FROM entity_types WHERE tenant = ? AND id = ?", (self.tenant, entity["id"]))
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES (?, ?, ?)",
+            [(self.tenant, t, entity["id"]) for t in entity["type"]],
+        )
+
+    def delete(self, entity_id: str) -> bool:
+        cur = self.conn.execute("DELETE FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id))
+        self.conn.execute("DELETE FROM entity_types WHERE tenant = ? AND id = ?", (self.tenant, entity_id))
+        return cur.rowcount > 0
+
+
+@dataclass
+class _Job:
+    tenant: str
+    fn: Callable[[SqliteWriter], Any]
+    create_tenant: bool
+    future: Future[Any] = field(default_factory=Future)
+
+
+class SqliteStore:
+    """The embedded store. ``path`` is a file path or ``:memory:``-like test path."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"bad synchronous setting {synchronous!r}")
+        self.path = path
+        self._sync = synchronous.upper()
+        self._wconn = _connect(path, writer=True, synchronous=self._sync)
+        _migrate(self._wconn)
+        self._tenants = {r[0] for r in self._wconn.execute("SELECT name FROM tenants")}
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    # -- tenants --------------------------------------------------------------
+    def tenant_exists(self, tenant: str) -> bool:
+        return tenant == DEFAULT_TENANT or tenant in self._tenants
+
+    def tenants(self) -> list[str]:
+        return sorted(self._tenants)
+
+    def _check_tenant(self, tenant: str) -> None:
+        if not self.tenant_exists(tenant):
+            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+
+    # -- reads ------------------------------------------------------------------
+    def _reader_conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, writer=False, synchronous=self._sync)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def read_sync(self, tenant: str, fn: Callable[[SqliteReader], T]) -> T:
+        self._check_tenant(tenant)
+        conn = self._reader_conn()
+        conn.execute("BEGIN")
+        try:
+            return fn(SqliteReader(conn, tenant))
+        finally:
+            conn.execute("COMMIT")
+
+    async def read(self, tenant: str, fn: Callable[[SqliteReader], T]) -> T:
+        """Run a read on the calling (event-loop) thread: primary-key reads take microseconds."""
+        return self.read_sync(tenant, fn)
+
+    async def read_bulk(self, tenant: str, fn: Callable[[SqliteReader], T]) -> T:
+        """Run a long read (scans) on a worker thread so the event loop stays free."""
+        return await asyncio.to_thread(self.read_sync, tenant, fn)
+
+    # -- writes -------------------------------------------------------------------
+    def submit(self, tenant: str, fn: Callable[[SqliteWriter], T], *, create_tenant: bool = False) -> Future[T]:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        if not create_tenant:
+            self._check_tenant(tenant)
+        job = _Job(tenant, fn, create_tenant)
+        self._queue.put(job)
+        return job.future
+
+    async def write(self, tenant: str, fn: Callable[[SqliteWriter], T], *, create_tenant: bool = False) -> T:
+        return await asyncio.wrap_future(self.submit(tenant, fn, create_tenant=create_tenant))
+
+    def write_sync(self, tenant: str, fn: Callable[[SqliteWriter], T], *, create_tenant: bool = False) -> T:
+        return self.submit(tenant, fn, create_tenant=create_tenant).result()
+
+    def _run_writer(self) -> None:
+        conn = self._wconn
+        stop = False
+        while not stop:
+            job = self._queue.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._run_batch(conn, batch)
+        conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        new_tenants: set[str] = set()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    if job.create_tenant and not self.tenant_exists(job.tenant) and job.tenant not in new_tenants:
+                        conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?)", (job.tenant,))
+                        new_tenants.add(job.tenant)
+                    result = job.fn(SqliteWriter(conn, job.tenant))
+                    conn.execute("RELEASE job")
+                    outcomes.append((job, result, None))
+                except BaseException as exc:  # the job's own failure: undo it alone
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    if job.create_tenant:
+                        new_tenants.discard(job.tenant)
+                    outcomes.append((job, None, exc))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: nothing was written
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        self._tenants |= new_tenants
+        for job, result, error in outcomes:
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        with self._readers_lock:
+            for conn in self._readers:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._readers.clear()
