@@ -17,6 +17,7 @@ class NgsiLdError(Exception):
     status = 500
     kind = "InternalError"
     title = "Internal error"
+    bare = False  # True: the response carries no body
 
     def __init__(self, detail: str = "", **extra: Any) -> None:
         detail = detail or f"{self.title} ({self.status})"
@@ -76,7 +77,9 @@ class TooManyResults(NgsiLdError):
 
 
 class LdContextNotAvailable(NgsiLdError):
-    status = 503
+    """504 as GS CIM 009 v1.8/1.9 clause 6.3.2 maps it (the issue text said 503)."""
+
+    status = 504
     kind = "LdContextNotAvailable"
     title = "@context not available"
 
@@ -104,6 +107,9 @@ class UnsupportedMediaType(NgsiLdError):
 
 
 class LengthRequired(NgsiLdError):
+    """411 carries no body (clause 6.3.4)."""
+
+    bare = True
     status = 411
     kind = "LengthRequired"
     title = "Length required"

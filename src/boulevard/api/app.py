@@ -42,17 +42,16 @@ ROUTES = [
     _route("/entities", entities.create_entity, ["POST"]),
     _route("/entities", entities.query_entities, ["GET"]),
     _route("/entities", entities.purge_entities, ["DELETE"]),
-    _route("/entities/{entity_id:path}/attrs/{attr_id}", entities.partial_update_attr, ["PATCH"]),
-    _route("/entities/{entity_id:path}/attrs/{attr_id}", entities.replace_attr, ["PUT"]),
-    _route("/entities/{entity_id:path}/attrs/{attr_id}", entities.delete_attr, ["DELETE"]),
-    _route("/entities/{entity_id:path}/attrs", entities.append_attrs, ["POST"]),
-    _route("/entities/{entity_id:path}/attrs", entities.update_attrs, ["PATCH"]),
-    _route("/entities/{entity_id:path}/attrs/", entities.append_attrs, ["POST"]),
-    _route("/entities/{entity_id:path}/attrs/", entities.update_attrs, ["PATCH"]),
-    _route("/entities/{entity_id:path}", entities.retrieve_entity, ["GET"]),
-    _route("/entities/{entity_id:path}", entities.replace_entity, ["PUT"]),
-    _route("/entities/{entity_id:path}", entities.merge_entity, ["PATCH"]),
-    _route("/entities/{entity_id:path}", entities.delete_entity, ["DELETE"]),
+    _route("/entities", entities.missing_entity_id, ["PUT", "PATCH"]),
+    _route("/entities/{entity_id}/attrs/{attr_id}", entities.partial_update_attr, ["PATCH"]),
+    _route("/entities/{entity_id}/attrs/{attr_id}", entities.replace_attr, ["PUT"]),
+    _route("/entities/{entity_id}/attrs/{attr_id}", entities.delete_attr, ["DELETE"]),
+    _route("/entities/{entity_id}/attrs", entities.append_attrs, ["POST"]),
+    _route("/entities/{entity_id}/attrs", entities.update_attrs, ["PATCH"]),
+    _route("/entities/{entity_id}", entities.retrieve_entity, ["GET"]),
+    _route("/entities/{entity_id}", entities.replace_entity, ["PUT"]),
+    _route("/entities/{entity_id}", entities.merge_entity, ["PATCH"]),
+    _route("/entities/{entity_id}", entities.delete_entity, ["DELETE"]),
     _route("/entityOperations/create", batch.batch_create, ["POST"]),
     _route("/entityOperations/upsert", batch.batch_upsert, ["POST"]),
     _route("/entityOperations/update", batch.batch_update, ["POST"]),
@@ -129,4 +128,22 @@ def create_app(settings: Settings | None = None, *, fetcher: Fetcher | None = No
             Exception: _unexpected,
         },
     )
-    return app
+    return _strip_trailing_slash(app)
+
+
+def _strip_trailing_slash(app: Starlette) -> Any:
+    """Serve `/entities/` as `/entities`: clients (and the ETSI suite) use both."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = dict(scope)
+                scope["path"] = path.rstrip("/") or "/"
+                if "raw_path" in scope and scope["raw_path"]:
+                    scope["raw_path"] = scope["raw_path"].rstrip(b"/") or b"/"
+        await app(scope, receive, send)
+
+    wrapped.state = app.state  # type: ignore[attr-defined]
+    wrapped.app = app  # type: ignore[attr-defined]
+    return wrapped

@@ -20,7 +20,7 @@ MAX_BATCH = 10_000
 
 
 async def _items(
-    svc: Services, req: NgsiRequest, *, require_type: bool, nulls: bool = False
+    svc: Services, req: NgsiRequest, *, require_type: bool, nulls: bool = False, merge: bool = False
 ) -> list[BatchItem]:
     body = req.body
     if not isinstance(body, list):
@@ -29,15 +29,21 @@ async def _items(
         raise BadRequestData("a batch body must not be empty")
     if len(body) > MAX_BATCH:
         raise BadRequestData(f"a batch holds at most {MAX_BATCH} entities")
+    if any(not isinstance(raw, dict) for raw in body):
+        raise BadRequestData("every member of a batch body must be an entity object")
     items: list[BatchItem] = []
     for raw in body:
-        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        raw_id = raw.get("id")
         entity_id = raw_id if isinstance(raw_id, str) else ""
         try:
             tm = req.tm
-            if req.content_type == neg.JSON_LD and isinstance(raw, dict):
-                tm = await svc.contexts.term_map(raw.get("@context"))
-            parsed = parse_entity(raw, tm, require_type=require_type, nulls=nulls)
+            if req.content_type == neg.JSON_LD:
+                if "@context" not in raw:
+                    raise BadRequestData("with application/ld+json each entity must carry an @context")
+                tm = await svc.contexts.term_map(raw["@context"])
+            elif "@context" in raw:
+                raise BadRequestData("with application/json the @context goes in a Link header")
+            parsed = parse_entity(raw, tm, require_type=require_type, nulls=nulls, merge=merge)
             items.append(BatchItem(parsed["id"], parsed))
         except NgsiLdError as exc:
             items.append(BatchItem(entity_id, error=exc))
@@ -97,7 +103,7 @@ async def batch_update(request: Request) -> Response:
 async def batch_merge(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=("options", "local"), body=True)
-    items = await _items(svc, req, require_type=False, nulls=True)
+    items = await _items(svc, req, require_type=False, nulls=True, merge=True)
     res = await svc.broker.batch_merge(req.tenant, items)
     return empty_response(204, tenant=req.tenant) if res.ok else _multi(req, res)
 

@@ -13,14 +13,13 @@ from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import services
 from boulevard.broker.operations import Selection
-from boulevard.errors import BadRequestData
+from boulevard.errors import BadRequestData, InvalidRequest
 from boulevard.ngsild import mutate
 from boulevard.ngsild.model import (
     Entity,
     check_name,
     check_uri,
     parse_attribute,
-    parse_attributes,
     parse_entity,
     parse_instance,
 )
@@ -28,17 +27,25 @@ from boulevard.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, RenderOptio
 from boulevard.ngsild.selection import SYSTEM_ATTRS, build_selection
 
 RETRIEVE_PARAMS = (
-    "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
+    "type", "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
     "joinLevel", "containedBy", "datasetId", "entityMap", "via",
 )
 QUERY_PARAMS = RETRIEVE_PARAMS + (
-    "id", "type", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
+    "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
     "csf", "limit", "offset", "count", "expandValues", "doNotCompact",
 )
 PURGE_PARAMS = ("id", "type", "idPattern", "q", "scopeQ", "attrs", "keep", "drop", "local", "georel",
                 "geometry", "coordinates", "geoproperty", "csf", "lang")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
+
+
+def type_gate(req: NgsiRequest) -> tuple[str, ...] | None:
+    """The optional ?type= of single-entity operations: the entity must have one."""
+    names = req.list_param("type")
+    if names is None:
+        return None
+    return tuple(req.tm.expand(check_name(n, "entity type")) for n in names)
 
 
 def entity_id_of(request: Request) -> str:
@@ -110,6 +117,8 @@ def to_feature(out: dict[str, Any], req: NgsiRequest) -> dict[str, Any]:
 async def create_entity(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=("local",), body=True)
+    if not isinstance(req.body, dict):
+        raise InvalidRequest("the body of create entity must be a JSON object")
     parsed = parse_entity(req.body, req.tm)
     await svc.broker.create_entity(req.tenant, parsed)
     return empty_response(201, {"Location": location(parsed["id"])}, req.tenant)
@@ -120,7 +129,7 @@ async def retrieve_entity(request: Request) -> Response:
     req = await read_request(request, svc.contexts, allowed_params=RETRIEVE_PARAMS, available=neg.ENTITY_MEDIA)
     entity_id = entity_id_of(request)
     opts = render_options(req)
-    entity = await svc.broker.retrieve_entity(req.tenant, entity_id)
+    entity = await svc.broker.retrieve_entity(req.tenant, entity_id, type_gate(req))
     return ngsi_response(req, shape(req, entity, opts), 200)
 
 
@@ -157,7 +166,7 @@ async def query_entities(request: Request) -> Response:
 async def delete_entity(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=("local", "type"))
-    await svc.broker.delete_entity(req.tenant, entity_id_of(request))
+    await svc.broker.delete_entity(req.tenant, entity_id_of(request), type_gate(req))
     return empty_response(204, tenant=req.tenant)
 
 
@@ -209,7 +218,7 @@ def _fragment(req: NgsiRequest) -> dict[str, Any]:
 
 async def append_attrs(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=("options", "local"), body=True)
+    req = await read_request(request, svc.contexts, allowed_params=("options", "local", "type"), body=True)
     entity_id = entity_id_of(request)
     body = _fragment(req)
     _check_fragment_id(body, entity_id)
@@ -217,86 +226,96 @@ async def append_attrs(request: Request) -> Response:
     if opts:
         raise BadRequestData(f"unknown options {sorted(opts)}")
     parsed = parse_entity(body, req.tm, require_id=False, require_type=False)
+    if not parsed["attrs"] and not parsed.get("type") and not parsed.get("scope"):
+        raise BadRequestData("nothing to append")
     outcome = await svc.broker.append_attrs(
-        req.tenant, entity_id, parsed["attrs"], overwrite="noOverwrite" not in req.options,
-        types=parsed.get("type"),
+        req.tenant, entity_id, parsed, overwrite="noOverwrite" not in req.options, types=type_gate(req)
     )
     return _update_result(req, outcome)
 
 
 async def update_attrs(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=("options", "local"), body=True)
+    req = await read_request(request, svc.contexts, allowed_params=("options", "local", "type"), body=True)
     entity_id = entity_id_of(request)
     body = _fragment(req)
     _check_fragment_id(body, entity_id)
-    attrs = parse_attributes(body, req.tm, nulls=True)
-    if not attrs:
+    parsed = parse_entity(body, req.tm, require_id=False, require_type=False, nulls=True)
+    if not parsed["attrs"] and not parsed.get("type") and "scope" not in parsed:
         raise BadRequestData("no attribute to update")
-    outcome = await svc.broker.update_attrs(req.tenant, entity_id, attrs)
+    outcome = await svc.broker.update_attrs(req.tenant, entity_id, parsed, type_gate(req))
     return _update_result(req, outcome)
 
 
 async def partial_update_attr(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=("options", "local"), body=True)
+    req = await read_request(request, svc.contexts, allowed_params=("options", "local", "type"), body=True)
     entity_id = entity_id_of(request)
     attr = check_name(request.path_params["attr_id"])
+    if attr == "scope":
+        raise BadRequestData("scope cannot be partially updated; use update attributes")
     body = _fragment(req)
-    patch = parse_instance(body, req.tm, nulls=True, partial=True)
-    await svc.broker.partial_update(req.tenant, entity_id, req.tm.expand(attr), patch)
+    patch = parse_instance(body, req.tm, nulls=True, partial=True, name=attr)
+    await svc.broker.partial_update(req.tenant, entity_id, req.tm.expand(attr), patch, type_gate(req))
     return empty_response(204, tenant=req.tenant)
 
 
 async def replace_attr(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=("local",), body=True)
+    req = await read_request(request, svc.contexts, allowed_params=("local", "type"), body=True)
     entity_id = entity_id_of(request)
     attr = check_name(request.path_params["attr_id"])
     iri, instances = parse_attribute(attr, _fragment(req), req.tm)
-    await svc.broker.replace_attr(req.tenant, entity_id, iri, instances)
+    await svc.broker.replace_attr(req.tenant, entity_id, iri, instances, type_gate(req))
     return empty_response(204, tenant=req.tenant)
 
 
 async def delete_attr(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=("datasetId", "deleteAll", "local"))
+    req = await read_request(request, svc.contexts, allowed_params=("datasetId", "deleteAll", "local", "type"))
     entity_id = entity_id_of(request)
     attr = check_name(request.path_params["attr_id"])
     dataset_id = req.params.get("datasetId")
     if dataset_id is not None:
         check_uri(dataset_id, "datasetId")
+    iri = "scope" if attr == "scope" else req.tm.expand(attr)
     await svc.broker.delete_attr(
-        req.tenant, entity_id, req.tm.expand(attr), dataset_id=dataset_id, delete_all=req.bool_param("deleteAll")
+        req.tenant, entity_id, iri, dataset_id=dataset_id, delete_all=req.bool_param("deleteAll"),
+        types=type_gate(req),
     )
     return empty_response(204, tenant=req.tenant)
 
 
 async def replace_entity(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=("local",), body=True)
+    req = await read_request(request, svc.contexts, allowed_params=("local", "type"), body=True)
     entity_id = entity_id_of(request)
     body = _fragment(req)
     _check_fragment_id(body, entity_id)
     parsed = parse_entity(body, req.tm, require_id=False, require_type=True)
-    await svc.broker.replace_entity(req.tenant, entity_id, parsed)
+    await svc.broker.replace_entity(req.tenant, entity_id, parsed, type_gate(req))
     return empty_response(204, tenant=req.tenant)
 
 
 async def merge_entity(request: Request) -> Response:
     svc = services(request)
     req = await read_request(
-        request, svc.contexts, allowed_params=("options", "local", "format", "observedAt", "lang"), body=True,
+        request, svc.contexts, allowed_params=("options", "local", "format", "observedAt", "lang", "type"), body=True,
         merge_patch=True,
     )
     entity_id = entity_id_of(request)
     body = _fragment(req)
     _check_fragment_id(body, entity_id)
-    parsed = parse_entity(body, req.tm, require_id=False, require_type=False, nulls=True)
-    await svc.broker.merge_entity(req.tenant, entity_id, parsed)
+    parsed = parse_entity(body, req.tm, require_id=False, require_type=False, nulls=True, merge=True)
+    await svc.broker.merge_entity(req.tenant, entity_id, parsed, type_gate(req))
     return empty_response(204, tenant=req.tenant)
 
 
 def _check_fragment_id(body: dict[str, Any], entity_id: str) -> None:
     if "id" in body and body["id"] != entity_id:
         raise BadRequestData("the id in the body differs from the id in the URL")
+
+
+async def missing_entity_id(request: Request) -> Response:
+    """PUT or PATCH on /entities without an id: the id is missing, not the method."""
+    raise BadRequestData("the entity id is missing from the URL")

@@ -81,6 +81,8 @@ async def read_request(
     merge_patch: bool = False,
     optional_body: bool = False,
 ) -> NgsiRequest:
+    if body and "content-length" not in request.headers:
+        raise LengthRequired("a request body needs a Content-Length")
     params = dict(request.query_params)
     check_params(params, allowed_params)
     tenant = tenant_of(request)
@@ -94,16 +96,17 @@ async def read_request(
         if optional_body and not raw_ct and request.headers.get("content-length", "0") == "0":
             return NgsiRequest(tenant, await contexts.term_map(link), link, accept, params)
         ctype = neg.check_content_type(raw_ct, merge_patch=merge_patch)
-        if "content-length" not in request.headers and "chunked" not in request.headers.get(
-            "transfer-encoding", ""
-        ):
-            raise LengthRequired("a request body needs a Content-Length")
         raw = await request.body()
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
-        if ctype == neg.JSON_LD:
+        if isinstance(payload, list):
+            # batches: each entity is checked on its own (per-entity errors)
+            if ctype == neg.JSON_LD and link is not None:
+                raise BadRequestData("with application/ld+json the @context goes in the body, not in a Link header")
+            context_ref = link if ctype != neg.JSON_LD else _inline_context(payload, required=False)
+        elif ctype == neg.JSON_LD:
             if link is not None:
                 raise BadRequestData("with application/ld+json the @context goes in the body, not in a Link header")
             context_ref = _inline_context(payload, required=True)

@@ -41,7 +41,7 @@ def ngsi_response(
 ) -> Response:
     """A compacted payload: @context in the body for JSON-LD, in a Link header for JSON."""
     hdrs = dict(headers or {})
-    if req.accept == neg.JSON_LD:
+    if req.accept in (neg.JSON_LD, neg.GEO_JSON):
         ctx = context_of(req)
         if isinstance(data, list):
             data = [{**item, "@context": ctx} if isinstance(item, dict) else item for item in data]
@@ -63,6 +63,8 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None, ten
 
 def problem_response(error: NgsiLdError, tenant: str | None = None) -> Response:
     headers = {"NGSILD-Tenant": tenant} if tenant else None
+    if error.bare:
+        return Response(None, status_code=error.status, headers=headers)
     return Response(
         orjson.dumps(error.to_problem()),
         status_code=error.status,

@@ -17,6 +17,13 @@ from boulevard.ngsild.model import Entity, Instance, new_entity, now_iso
 from boulevard.storage.base import EntityFilter, Reader, Store, Writer
 
 EntityMatcher = Callable[[Entity], bool]
+TypeGate = tuple[str, ...] | None  # expanded types: the entity must have one of them
+
+
+def _gate(entity: Entity | None, entity_id: str, types: TypeGate) -> Entity:
+    if entity is None or (types is not None and not any(t in entity["type"] for t in types)):
+        raise ResourceNotFound(f"entity {entity_id} not found")
+    return entity
 
 
 @dataclass
@@ -65,19 +72,17 @@ class Broker:
         await self.store.write(tenant, job, create_tenant=True)
         return entity
 
-    async def retrieve_entity(self, tenant: str, entity_id: str) -> Entity:
+    async def retrieve_entity(self, tenant: str, entity_id: str, types: TypeGate = None) -> Entity:
         entity = await self.store.read(tenant, lambda r: r.get(entity_id))
-        if entity is None:
-            raise ResourceNotFound(f"entity {entity_id} not found")
-        return entity
+        return _gate(entity, entity_id, types)
 
-    async def _modify(self, tenant: str, entity_id: str, change: Callable[[Entity, str], Any]) -> Any:
+    async def _modify(
+        self, tenant: str, entity_id: str, change: Callable[[Entity, str], Any], types: TypeGate = None
+    ) -> Any:
         now = now_iso()
 
         def job(w: Writer) -> Any:
-            entity = w.get(entity_id)
-            if entity is None:
-                raise ResourceNotFound(f"entity {entity_id} not found")
+            entity = _gate(w.get(entity_id), entity_id, types)
             result = change(entity, now)
             if isinstance(result, dict) and "id" in result:
                 entity = result
@@ -87,49 +92,57 @@ class Broker:
         return await self.store.write(tenant, job)
 
     async def append_attrs(
+        self, tenant: str, entity_id: str, fragment: Entity, *, overwrite: bool = True, types: TypeGate = None
+    ) -> mutate.Outcome:
+        result: mutate.Outcome = await self._modify(
+            tenant, entity_id, lambda e, now: mutate.append_fragment(e, fragment, now, overwrite), types
+        )
+        return result
+
+    async def update_attrs(
+        self, tenant: str, entity_id: str, fragment: Entity, types: TypeGate = None
+    ) -> mutate.Outcome:
+        result: mutate.Outcome = await self._modify(
+            tenant, entity_id, lambda e, now: mutate.update_fragment(e, fragment, now), types
+        )
+        return result
+
+    async def partial_update(
+        self, tenant: str, entity_id: str, iri: str, patch: Instance, types: TypeGate = None
+    ) -> None:
+        await self._modify(tenant, entity_id, lambda e, now: mutate.partial_update(e, iri, patch, now), types)
+
+    async def replace_attr(
+        self, tenant: str, entity_id: str, iri: str, instances: list[Instance], types: TypeGate = None
+    ) -> None:
+        await self._modify(
+            tenant, entity_id, lambda e, now: mutate.replace_attr(e, iri, instances, now), types
+        )
+
+    async def delete_attr(
         self,
         tenant: str,
         entity_id: str,
-        attrs: dict[str, list[Instance]],
+        iri: str,
         *,
-        overwrite: bool = True,
-        types: list[str] | None = None,
-    ) -> mutate.Outcome:
-        def change(entity: Entity, now: str) -> mutate.Outcome:
-            if types:
-                _add_types(entity, {"type": types})
-            return mutate.append_attrs(entity, attrs, now, overwrite)
-
-        result: mutate.Outcome = await self._modify(tenant, entity_id, change)
-        return result
-
-    async def update_attrs(self, tenant: str, entity_id: str, attrs: dict[str, list[Instance]]) -> mutate.Outcome:
-        result: mutate.Outcome = await self._modify(
-            tenant, entity_id, lambda e, now: mutate.update_attrs(e, attrs, now)
-        )
-        return result
-
-    async def partial_update(self, tenant: str, entity_id: str, iri: str, patch: Instance) -> None:
-        await self._modify(tenant, entity_id, lambda e, now: mutate.partial_update(e, iri, patch, now))
-
-    async def replace_attr(self, tenant: str, entity_id: str, iri: str, instances: list[Instance]) -> None:
-        await self._modify(tenant, entity_id, lambda e, now: mutate.replace_attr(e, iri, instances, now))
-
-    async def delete_attr(
-        self, tenant: str, entity_id: str, iri: str, *, dataset_id: str | None = None, delete_all: bool = False
+        dataset_id: str | None = None,
+        delete_all: bool = False,
+        types: TypeGate = None,
     ) -> None:
         await self._modify(
-            tenant, entity_id, lambda e, now: mutate.delete_attr(e, iri, dataset_id, delete_all, now)
+            tenant, entity_id, lambda e, now: mutate.delete_attr(e, iri, dataset_id, delete_all, now), types
         )
 
-    async def replace_entity(self, tenant: str, entity_id: str, parsed: Entity) -> None:
-        await self._modify(tenant, entity_id, lambda e, now: mutate.replace_entity(e, parsed, now))
+    async def replace_entity(self, tenant: str, entity_id: str, parsed: Entity, types: TypeGate = None) -> None:
+        await self._modify(tenant, entity_id, lambda e, now: mutate.replace_entity(e, parsed, now), types)
 
-    async def merge_entity(self, tenant: str, entity_id: str, parsed: Entity) -> None:
-        await self._modify(tenant, entity_id, lambda e, now: mutate.merge_entity(e, parsed, now))
+    async def merge_entity(self, tenant: str, entity_id: str, parsed: Entity, types: TypeGate = None) -> None:
+        await self._modify(tenant, entity_id, lambda e, now: mutate.merge_entity(e, parsed, now), types)
 
-    async def delete_entity(self, tenant: str, entity_id: str) -> None:
+    async def delete_entity(self, tenant: str, entity_id: str, types: TypeGate = None) -> None:
         def job(w: Writer) -> None:
+            if types is not None:
+                _gate(w.get(entity_id), entity_id, types)
             if not w.delete(entity_id):
                 raise ResourceNotFound(f"entity {entity_id} not found")
 
@@ -246,8 +259,8 @@ class Broker:
             outcome = mutate.append_attrs(existing, _fresh(item.entity)["attrs"], now, overwrite)
             existing["modifiedAt"] = now
             w.update(existing)
-            if outcome.not_updated and not outcome.updated and not overwrite:
-                raise BadRequestData("no attribute was updated: " + ", ".join(a for a, _ in outcome.not_updated))
+            if outcome.not_updated:
+                raise BadRequestData("attributes not overwritten: " + ", ".join(a for a, _ in outcome.not_updated))
             res.success.append(item.entity_id)
 
         return await self._batch(tenant, items, apply)

@@ -321,6 +321,9 @@ class ContextCache:
             for item in ref:
                 await self._flatten(item, out, depth + 1)
         elif isinstance(ref, dict):
+            for term, definition in ref.items():
+                if isinstance(definition, dict) and "@context" in definition:
+                    raise BadRequestData(f"scoped contexts are not allowed in a user @context (term {term!r})")
             out.append(ref)
             for key, val in ref.items():
                 if key == "@import" and isinstance(val, str):
@@ -359,10 +362,12 @@ class ContextCache:
             doc = await self._fetcher(url)
         except LdContextNotAvailable:
             raise
+        except (BadRequestData, ValueError) as exc:
+            raise BadRequestData(f"@context {url} is not a JSON-LD context document: {exc}") from exc
         except Exception as exc:  # network errors of every kind
             raise LdContextNotAvailable(f"cannot fetch @context {url}: {exc}") from exc
         if not isinstance(doc, dict) or "@context" not in doc:
-            raise LdContextNotAvailable(f"{url} is not a JSON-LD context document")
+            raise BadRequestData(f"{url} is not a JSON-LD context document (no @context member)")
         return doc
 
 
@@ -376,4 +381,4 @@ async def _http_fetch(url: str) -> Any:
     try:
         return orjson.loads(resp.content)
     except orjson.JSONDecodeError as exc:
-        raise LdContextNotAvailable(f"@context {url} is not valid JSON") from exc
+        raise BadRequestData(f"@context {url} is not valid JSON") from exc

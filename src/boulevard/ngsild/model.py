@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+import unicodedata
 from typing import Any
+
+import orjson
 
 from boulevard.errors import BadRequestData
 from boulevard.ngsild.context import TermMap, is_absolute_iri
@@ -82,15 +85,37 @@ CORE_MEMBERS = frozenset(
 )
 SYSTEM_MEMBERS = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
 ENTITY_RESERVED = frozenset({"id", "type", "@id", "@type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
-GEOMETRY_TYPES = frozenset(
-    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"}
-)
+GEOMETRY_TYPES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
 CORE_GEO_ATTRS = ("location", "observationSpace", "operationSpace")
 _FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()\\\x00-\x1f]")
-_SCOPE = re.compile(r"^/?[^\s/#+]+(/[^\s/#+]+)*$|^/$")
-_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
-)
+_SHORT_NAME = re.compile(r"^[^\W\d_]\w*$")
+_SCOPE_LEVEL = r"[^\W\d_]\w*"
+_SCOPE = re.compile(rf"^/?{_SCOPE_LEVEL}(/{_SCOPE_LEVEL})*$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
+# characters that make identifiers look alike or hide content (UTS #39 / RFC 3987 spirit)
+_INVISIBLE = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, 0x180E, 0x034F})
+# attribute names that are core members of an attribute, never attributes themselves
+RESERVED_ATTR_NAMES = frozenset({
+    "datasetId", "instanceId", "observedAt", "unitCode", "value", "object", "objectType", "languageMap",
+    "vocab", "json", "valueList", "objectList", "lang", "@value", "@type", "@language",
+})
+# members that only responses carry, or that only ngsildproof may carry
+OUTPUT_ONLY = frozenset({
+    "previousValue", "previousObject", "previousLanguageMap", "previousVocab", "previousJson",
+    "previousValueList", "previousObjectList",
+})
+SEALED = frozenset({"entityIdSealed", "entityTypeSealed"})
+# the members each attribute type may carry, besides type, datasetId, observedAt and sub-attributes
+ALLOWED_MEMBERS = {
+    "Property": frozenset({"value", "unitCode", "valueType"}),
+    "GeoProperty": frozenset({"value"}),
+    "Relationship": frozenset({"object", "objectType"}),
+    "LanguageProperty": frozenset({"languageMap", "valueType"}),
+    "VocabProperty": frozenset({"vocab"}),
+    "JsonProperty": frozenset({"json", "valueType"}),
+    "ListProperty": frozenset({"valueList", "unitCode", "valueType"}),
+    "ListRelationship": frozenset({"objectList", "objectType"}),
+}
 
 
 def now_iso() -> str:
@@ -102,21 +127,43 @@ def is_null(value: Any) -> bool:
     return value is None or value == NGSI_LD_NULL
 
 
+def _bad_char(ch: str) -> bool:
+    cp = ord(ch)
+    if cp in _INVISIBLE or 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE:
+        return True
+    if 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF:
+        return True
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cs", "Cn")
+
+
 def check_uri(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value or not is_absolute_iri(value) or _FORBIDDEN_NAME.search(value):
+    if (
+        not isinstance(value, str)
+        or not value
+        or not is_absolute_iri(value)
+        or _FORBIDDEN_NAME.search(value)
+        or value == NGSI_LD_NULL
+        or (not value.isascii() and any(_bad_char(c) for c in value))
+    ):
         raise BadRequestData(f"{what} must be a URI, got {value!r}")
     return value
 
 
 def check_name(name: Any, what: str = "attribute name") -> str:
-    if not isinstance(name, str) or not name or _FORBIDDEN_NAME.search(name):
+    """Names (4.6.2): a letter then letters, digits or '_'; or a (compact) IRI."""
+    if not isinstance(name, str) or not name:
+        raise BadRequestData(f"invalid {what}: {name!r}")
+    if ":" in name:
+        if _FORBIDDEN_NAME.search(name) or (not name.isascii() and any(_bad_char(c) for c in name)):
+            raise BadRequestData(f"invalid {what}: {name!r}")
+    elif not _SHORT_NAME.match(name):
         raise BadRequestData(f"invalid {what}: {name!r}")
     return name
 
 
 def check_datetime(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _DATETIME.match(value):
-        raise BadRequestData(f"{what} must be an ISO 8601 date-time, got {value!r}")
+        raise BadRequestData(f"{what} must be an ISO 8601 UTC date-time ending in Z, got {value!r}")
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -139,6 +186,8 @@ def expand_types(raw: Any, tm: TermMap) -> list[str]:
 
 def check_scopes(raw: Any) -> list[str]:
     scopes = raw if isinstance(raw, list) else [raw]
+    if not scopes:
+        raise BadRequestData("scope must not be empty")
     for s in scopes:
         if not isinstance(s, str) or not _SCOPE.match(s):
             raise BadRequestData(f"invalid scope: {s!r}")
@@ -185,16 +234,13 @@ def check_geometry(value: Any) -> dict[str, Any]:
         ok = _is_polygon(coords)
     elif gtype == "MultiPolygon":
         ok = isinstance(coords, list) and all(_is_polygon(x) for x in coords)
-    elif gtype == "GeometryCollection":
-        geoms = value.get("geometries")
-        ok = isinstance(geoms, list) and all(check_geometry(g) is not None for g in geoms)
     if not ok:
         raise BadRequestData(f"invalid GeoJSON geometry of type {gtype!r}")
     return value
 
 
 def looks_like_geometry(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES and (
+    return isinstance(value, dict) and value.get("type") in (*GEOMETRY_TYPES, "GeometryCollection") and (
         "coordinates" in value or "geometries" in value
     )
 
@@ -209,7 +255,25 @@ def infer_type(raw: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_instance(raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False) -> Instance:
+def _is_null_member(member: str, val: Any) -> bool:
+    if is_null(val):
+        return True
+    if isinstance(val, list) and len(val) == 1 and is_null(val[0]):
+        return True
+    return member == "languageMap" and isinstance(val, dict) and list(val.values()) == [NGSI_LD_NULL]
+
+
+def _contains_null(val: Any) -> bool:
+    if isinstance(val, dict):
+        return any(v is None or v == NGSI_LD_NULL or _contains_null(v) for v in val.values())
+    if isinstance(val, list):
+        return any(_contains_null(v) for v in val)
+    return False
+
+
+def parse_instance(
+    raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False, name: str = "", merge: bool = False
+) -> Instance:
     """Validate one attribute instance (normalized or concise) into expanded form.
 
     ``nulls``: NGSI-LD null (``null`` or ``"urn:ngsi-ld:null"``) is allowed and
@@ -221,19 +285,18 @@ def parse_instance(raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool 
             if nulls:
                 return {"type": "Property", "value": None}
             raise BadRequestData("attribute value must not be null")
-        if looks_like_geometry(raw):
-            return {"type": "GeoProperty", "value": raw}
+        if not merge and _contains_null(raw):
+            raise BadRequestData("NGSI-LD null is not allowed inside a value here")
         return {"type": "Property", "value": raw}
     if looks_like_geometry(raw):
         return {"type": "GeoProperty", "value": check_geometry(raw)}
     atype = raw.get("type")
     if atype is None:
         atype = infer_type(raw)
-        if atype is None:
-            if partial:
-                atype = None
-            else:
+        if atype is None and not partial:
+            if nulls and not raw:
                 raise BadRequestData("attribute has neither a type nor a value member")
+            raise BadRequestData("attribute has neither a type nor a value member")
     elif isinstance(atype, str):
         atype = TYPE_ALIASES.get(atype, atype)
         if atype not in ATTRIBUTE_TYPES:
@@ -243,14 +306,39 @@ def parse_instance(raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool 
     inst: Instance = {}
     if atype is not None:
         inst["type"] = atype
+    allowed = ALLOWED_MEMBERS.get(atype) if atype else None
+    value_members = set(VALUE_MEMBER.values()) | {"unitCode", "objectType", "valueType"}
     for key, val in raw.items():
-        if key in ("type", "@context") or key in SYSTEM_MEMBERS or key == "lang":
+        if key == "type" or key in SYSTEM_MEMBERS:
             continue
-        if key in CORE_MEMBERS:
+        if key == "@context":
+            raise BadRequestData("an attribute cannot carry its own @context")
+        if key in OUTPUT_ONLY or key == "lang":
+            raise BadRequestData(f"{key} is output-only and cannot be written")
+        if key in SEALED:
+            if name != "ngsildproof":
+                raise BadRequestData(f"{key} may only appear in ngsildproof")
+            if not isinstance(val, str):
+                raise BadRequestData(f"{key} must be a string")
+            inst[key] = tm.expand(val) if key == "entityTypeSealed" else val
+            continue
+        if key in value_members:
+            if allowed is not None and key not in allowed:
+                raise BadRequestData(f"a {atype} cannot have a {key!r} member")
+            inst[key] = val
+            continue
+        if key in ("observedAt", "datasetId"):
             inst[key] = val
             continue
         check_name(key)
-        inst[tm.expand(key)] = parse_instance(val, tm, nulls=nulls)
+        inst[tm.expand(key)] = parse_instance(val, tm, nulls=nulls, merge=merge)
+    if "datasetId" in inst:
+        if inst["datasetId"] == "@none":
+            del inst["datasetId"]
+        else:
+            check_uri(inst["datasetId"], "datasetId")
+    if "observedAt" in inst:
+        check_datetime(inst["observedAt"], "observedAt")
     if atype is None:
         return inst
     member = VALUE_MEMBER[atype]
@@ -259,26 +347,36 @@ def parse_instance(raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool 
             return inst
         raise BadRequestData(f"{atype} has no {member!r} member")
     val = inst[member]
-    if is_null(val) or (isinstance(val, list) and len(val) == 1 and is_null(val[0])):
+    if val is None:
+        raise BadRequestData(f"{atype} {member} must not be JSON null; NGSI-LD null is urn:ngsi-ld:null")
+    if _is_null_member(member, val):
         if not nulls:
             raise BadRequestData(f"{atype} {member} must not be null")
         inst[member] = None
         return inst
+    if not merge and atype != "JsonProperty" and _contains_null(val):
+        raise BadRequestData("NGSI-LD null is not allowed inside a value here")
     _check_value(atype, inst, tm)
-    if "observedAt" in inst:
-        check_datetime(inst["observedAt"], "observedAt")
-    if "datasetId" in inst:
-        check_uri(inst["datasetId"], "datasetId")
     if "unitCode" in inst and not isinstance(inst["unitCode"], str):
         raise BadRequestData("unitCode must be a string")
+    if name == "ngsildproof" and not isinstance(inst.get("value"), dict):
+        raise BadRequestData("the ngsildproof value must be a proof object")
     return inst
 
 
 def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
     if atype == "Property":
+        if looks_like_geometry(inst["value"]) and inst["value"].get("type") == "GeometryCollection":
+            raise BadRequestData("GeometryCollection is not supported")
         return
     if atype == "GeoProperty":
-        check_geometry(inst["value"])
+        value = inst["value"]
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequestData("a GeoProperty string value must encode a GeoJSON geometry") from exc
+        inst["value"] = check_geometry(value)
     elif atype == "Relationship":
         obj = inst["object"]
         objs = obj if isinstance(obj, list) else [obj]
@@ -294,8 +392,10 @@ def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
             raise BadRequestData("languageMap must be a non-empty object")
         for lang, text in lm.items():
             texts = text if isinstance(text, list) else [text]
-            if not isinstance(lang, str) or not all(isinstance(t, str) for t in texts):
-                raise BadRequestData("languageMap maps language tags to strings")
+            if not lang or not all(isinstance(t, str) for t in texts):
+                raise BadRequestData("languageMap maps non-empty language tags to strings")
+        if inst.get("valueType", "langString") not in ("langString", "rdf:langString"):
+            raise BadRequestData("a LanguageProperty valueType must be langString")
     elif atype == "VocabProperty":
         vocab = inst["vocab"]
         terms = vocab if isinstance(vocab, list) else [vocab]
@@ -304,7 +404,9 @@ def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
         expanded = [tm.expand(check_name(t, "vocab term")) for t in terms]
         inst["vocab"] = expanded if isinstance(vocab, list) else expanded[0]
     elif atype == "JsonProperty":
-        return
+        js = inst["json"]
+        if not isinstance(js, dict) and not (isinstance(js, list) and all(isinstance(x, dict) for x in js)):
+            raise BadRequestData("json must be a JSON object or an array of objects")
     elif atype == "ListProperty":
         if not isinstance(inst["valueList"], list):
             raise BadRequestData("valueList must be an array")
@@ -326,17 +428,19 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def parse_attribute(
-    name: str, raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False
+    name: str, raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False, merge: bool = False
 ) -> tuple[str, list[Instance]]:
     """Validate an attribute (one instance, or an array of datasetId instances)."""
     check_name(name)
+    if name in RESERVED_ATTR_NAMES:
+        raise BadRequestData(f"{name} is a core member name and cannot name an attribute")
     iri = tm.expand(name)
     if isinstance(raw, list) and raw and all(isinstance(x, dict) for x in raw) and any(
         ("type" in x or infer_type(x)) for x in raw
     ):
-        instances = [parse_instance(x, tm, nulls=nulls, partial=partial) for x in raw]
+        instances = [parse_instance(x, tm, nulls=nulls, partial=partial, name=name, merge=merge) for x in raw]
     else:
-        instances = [parse_instance(raw, tm, nulls=nulls, partial=partial)]
+        instances = [parse_instance(raw, tm, nulls=nulls, partial=partial, name=name, merge=merge)]
     seen: set[str | None] = set()
     for inst in instances:
         ds = inst.get("datasetId")
@@ -357,14 +461,14 @@ _CORE_GEO_IRIS = frozenset(f"https://uri.etsi.org/ngsi-ld/{n}" for n in CORE_GEO
 
 
 def parse_attributes(
-    body: dict[str, Any], tm: TermMap, *, nulls: bool = False, partial: bool = False
+    body: dict[str, Any], tm: TermMap, *, nulls: bool = False, partial: bool = False, merge: bool = False
 ) -> dict[str, list[Instance]]:
     """The attributes of an entity fragment (id, type, scope, @context skipped)."""
     attrs: dict[str, list[Instance]] = {}
     for name, raw in body.items():
         if name in ENTITY_RESERVED:
             continue
-        iri, instances = parse_attribute(name, raw, tm, nulls=nulls, partial=partial)
+        iri, instances = parse_attribute(name, raw, tm, nulls=nulls, partial=partial, merge=merge)
         attrs[iri] = instances
     return attrs
 
@@ -376,6 +480,7 @@ def parse_entity(
     require_id: bool = True,
     require_type: bool = True,
     nulls: bool = False,
+    merge: bool = False,
 ) -> Entity:
     """Validate an entity payload into expanded form (no system timestamps yet)."""
     if not isinstance(body, dict):
@@ -397,7 +502,7 @@ def parse_entity(
             entity["scope"] = None
         else:
             entity["scope"] = check_scopes(scope)
-    entity["attrs"] = parse_attributes(body, tm, nulls=nulls)
+    entity["attrs"] = parse_attributes(body, tm, nulls=nulls, merge=merge)
     return entity
 
 

@@ -86,7 +86,12 @@ def update_attrs(entity: Entity, attrs: dict[str, list[Instance]], now: str) -> 
         for inst in new:
             idx = find_instance(existing, inst.get("datasetId"))
             if idx is None:
-                out.not_updated.append((iri, "no instance with this datasetId"))
+                if is_delete(inst):
+                    out.not_updated.append((iri, "no instance with this datasetId"))
+                    continue
+                stamp([inst], now)
+                existing.append(inst)
+                done = True
                 continue
             if is_delete(inst):
                 _remove(entity, iri, idx)
@@ -118,10 +123,25 @@ def _merge_instance(old: Instance, patch: Instance, now: str) -> Instance:
                 merged[key] = val
         elif key in ("observedAt", "unitCode") and val is None:
             merged.pop(key, None)
+        elif key == "value":
+            merged[key] = merge_value(merged.get(key), val)
         else:
             merged[key] = val
     merged["modifiedAt"] = now
     return merged
+
+
+def merge_value(old: Any, new: Any) -> Any:
+    """RFC 7396 merge of compound values: null-valued keys are removed."""
+    if not isinstance(new, dict) or "type" in new and "coordinates" in new:
+        return new
+    base = dict(old) if isinstance(old, dict) else {}
+    for key, val in new.items():
+        if val is None or val == "urn:ngsi-ld:null":
+            base.pop(key, None)
+        else:
+            base[key] = merge_value(base.get(key), val)
+    return base
 
 
 def partial_update(entity: Entity, iri: str, patch: Instance, now: str) -> None:
@@ -132,6 +152,8 @@ def partial_update(entity: Entity, iri: str, patch: Instance, now: str) -> None:
     idx = find_instance(existing, patch.get("datasetId"))
     if idx is None:
         raise ResourceNotFound(f"attribute {iri} has no instance with datasetId {patch.get('datasetId')!r}")
+    if "type" in patch and patch["type"] != existing[idx].get("type"):
+        raise BadRequestData(f"the attribute is a {existing[idx].get('type')}, not a {patch['type']}")
     if is_delete(patch):
         _remove(entity, iri, idx)
     else:
@@ -160,6 +182,12 @@ def replace_attr(entity: Entity, iri: str, new: list[Instance], now: str) -> Non
 
 def delete_attr(entity: Entity, iri: str, dataset_id: str | None, delete_all: bool, now: str) -> None:
     """Delete attribute: the default instance, one datasetId, or all instances."""
+    if iri == "scope":
+        if not entity.get("scope"):
+            raise ResourceNotFound("the entity has no scope")
+        del entity["scope"]
+        entity["modifiedAt"] = now
+        return
     existing = entity["attrs"].get(iri)
     if existing is None:
         raise ResourceNotFound(f"attribute {iri} not found")
@@ -219,6 +247,46 @@ def replace_entity(entity: Entity, new: Entity, now: str) -> Entity:
     for instances in new["attrs"].values():
         stamp(instances, now)
     out["attrs"] = new["attrs"]
+    return out
+
+
+def _merge_types(entity: Entity, frag: Entity, out: Outcome) -> None:
+    added = [t for t in frag.get("type") or [] if t not in entity["type"]]
+    if added:
+        entity["type"].extend(added)
+    if frag.get("type"):
+        out.updated.append("type")
+
+
+def append_fragment(entity: Entity, frag: Entity, now: str, overwrite: bool = True) -> Outcome:
+    """Append attributes, types and scopes of an entity fragment (POST .../attrs)."""
+    out = append_attrs(entity, frag["attrs"], now, overwrite)
+    _merge_types(entity, frag, out)
+    if frag.get("scope"):
+        current = entity.get("scope") or []
+        if overwrite or not current:
+            entity["scope"] = list(frag["scope"])
+        else:
+            entity["scope"] = current + [s for s in frag["scope"] if s not in current]
+        out.updated.append("scope")
+    _touch(entity, out, now)
+    return out
+
+
+def update_fragment(entity: Entity, frag: Entity, now: str) -> Outcome:
+    """Update attributes, types and scope of an entity fragment (PATCH .../attrs)."""
+    out = update_attrs(entity, frag["attrs"], now)
+    _merge_types(entity, frag, out)
+    if "scope" in frag:
+        if not entity.get("scope"):
+            out.not_updated.append(("scope", "the entity has no scope to update"))
+        elif frag["scope"] is None:
+            del entity["scope"]
+            out.updated.append("scope")
+        else:
+            entity["scope"] = list(frag["scope"])
+            out.updated.append("scope")
+    _touch(entity, out, now)
     return out
 
 

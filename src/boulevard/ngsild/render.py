@@ -71,6 +71,11 @@ def render_instance(inst: Instance, tm: TermMap, opts: RenderOptions = DEFAULT_O
         member = VALUE_MEMBER.get(atype, "value")
         if member in inst:
             out[member] = _compact_value(atype, inst[member], tm)
+    for key in ("valueType", "entityIdSealed"):
+        if key in inst:
+            out[key] = inst[key]
+    if "entityTypeSealed" in inst:
+        out["entityTypeSealed"] = tm.compact(inst["entityTypeSealed"])
     if "objectType" in inst:
         out["objectType"] = _one_or_list([tm.compact(t) for t in inst["objectType"]])
     for key in ("observedAt", "unitCode", "datasetId"):
