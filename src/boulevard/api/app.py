@@ -43,6 +43,8 @@ ROUTES = [
     _route("/entities", entities.query_entities, ["GET"]),
     _route("/entities", entities.purge_entities, ["DELETE"]),
     _route("/entities", entities.missing_entity_id, ["PUT", "PATCH"]),
+    _route("/entities//attrs", entities.missing_entity_id, ["POST", "PATCH"]),
+    _route("/entities//attrs/{attr_id}", entities.missing_entity_id, ["PATCH", "PUT", "DELETE"]),
     _route("/entities/{entity_id}/attrs/{attr_id}", entities.partial_update_attr, ["PATCH"]),
     _route("/entities/{entity_id}/attrs/{attr_id}", entities.replace_attr, ["PUT"]),
     _route("/entities/{entity_id}/attrs/{attr_id}", entities.delete_attr, ["DELETE"]),
@@ -140,7 +142,7 @@ def _strip_trailing_slash(app: Starlette) -> Any:
             if len(path) > 1 and path.endswith("/"):
                 scope = dict(scope)
                 scope["path"] = path.rstrip("/") or "/"
-                if "raw_path" in scope and scope["raw_path"]:
+                if scope.get("raw_path"):
                     scope["raw_path"] = scope["raw_path"].rstrip(b"/") or b"/"
         await app(scope, receive, send)
 

@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from boulevard.api import negotiation as neg
-from boulevard.api.request import check_params
+from boulevard.api.request import check_params, tenant_of
 from boulevard.api.responses import empty_response, json_response
 from boulevard.api.services import services
 from boulevard.errors import BadRequestData, InvalidRequest, ResourceNotFound
-from boulevard.ngsild.context import CORE_CONTEXT_URL, core_context_document, is_core_url
+from boulevard.ngsild.context import CORE_CONTEXT_URL, core_context_document, is_absolute_iri, is_core_url
 
 KINDS = ("Hosted", "Cached", "ImplicitlyCreated")
 
@@ -34,13 +34,15 @@ async def add_context(request: Request) -> Response:
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict) or "@context" not in body:
-        raise BadRequestData("a @context document is a JSON object with an @context member")
+        raise InvalidRequest("a @context document is a JSON object with an @context member")
     ctx = body["@context"]
-    if not isinstance(ctx, (dict, list, str)):
-        raise BadRequestData("@context must be an object, an array or a URL")
-    # a hosted context that names other URLs makes them available (cached) now
-    await svc.contexts.term_map(ctx)
-    entry = svc.contexts.add_hosted(body)
+    items = ctx if isinstance(ctx, list) else [ctx]
+    if not isinstance(ctx, (dict, list, str)) or not all(isinstance(i, (dict, str)) for i in items):
+        raise BadRequestData("@context must be an object, a URL, or an array of them")
+    for item in items:
+        if isinstance(item, str) and not is_absolute_iri(item):
+            raise BadRequestData(f"@context entry {item!r} is not a URL")
+    entry = svc.contexts.add_hosted(body, tenant_of(request))
     return empty_response(201, {"Location": f"/ngsi-ld/v1/jsonldContexts/{entry.id}"})
 
 
@@ -51,7 +53,7 @@ async def list_contexts(request: Request) -> Response:
     kind = request.query_params.get("kind")
     if kind is not None and kind not in KINDS:
         raise BadRequestData(f"kind must be one of {', '.join(KINDS)}")
-    entries = [e for e in svc.contexts.entries() if kind is None or e.kind == kind]
+    entries = [e for e in svc.contexts.entries(tenant_of(request)) if kind is None or e.kind == kind]
     if details:
         return json_response([e.info() for e in entries])
     urls = [e.url for e in entries]
@@ -68,14 +70,14 @@ async def serve_context(request: Request) -> Response:
     if is_core_url(context_id):
         if details:
             return json_response({"url": CORE_CONTEXT_URL, "kind": "Cached", "localId": "core"})
-        return json_response(core_context_document(), media_type=neg.JSON_LD)
-    entry = svc.contexts.get_entry(context_id)
+        return json_response(core_context_document())
+    entry = svc.contexts.get_entry(context_id, tenant_of(request))
     if entry is None:
         raise ResourceNotFound(f"no @context {context_id}")
     if details:
         return json_response(entry.info())
     body = entry.body if isinstance(entry.body, dict) and "@context" in entry.body else {"@context": entry.body}
-    return json_response(body, media_type=neg.JSON_LD)
+    return json_response(body)
 
 
 async def delete_context(request: Request) -> Response:
@@ -84,9 +86,13 @@ async def delete_context(request: Request) -> Response:
     reload = _bool(request, "reload")
     context_id = request.path_params["context_id"]
     if is_core_url(context_id) or context_id == "core":
+        if reload:
+            return empty_response(204)  # the core context is embedded: reloading it is a no-op
         raise BadRequestData("the core @context cannot be deleted")
-    entry = svc.contexts.get_entry(context_id)
+    entry = svc.contexts.get_entry(context_id, tenant_of(request))
     if entry is None:
+        if reload:
+            raise BadRequestData(f"no cached @context {context_id} to reload")
         raise ResourceNotFound(f"no @context {context_id}")
     if reload:
         if entry.kind != "Cached":

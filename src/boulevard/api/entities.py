@@ -30,10 +30,7 @@ RETRIEVE_PARAMS = (
     "type", "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
     "joinLevel", "containedBy", "datasetId", "entityMap", "via",
 )
-QUERY_PARAMS = RETRIEVE_PARAMS + (
-    "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
-    "csf", "limit", "offset", "count", "expandValues", "doNotCompact",
-)
+QUERY_PARAMS = (*RETRIEVE_PARAMS, "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty", "csf", "limit", "offset", "count", "expandValues", "doNotCompact")
 PURGE_PARAMS = ("id", "type", "idPattern", "q", "scopeQ", "attrs", "keep", "drop", "local", "georel",
                 "geometry", "coordinates", "geoproperty", "csf", "lang")
 DEFAULT_LIMIT = 20
@@ -249,12 +246,14 @@ async def update_attrs(request: Request) -> Response:
 
 async def partial_update_attr(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=("options", "local", "type"), body=True)
+    req = await read_request(
+        request, svc.contexts, allowed_params=("options", "local", "type"), body=True, merge_patch=True
+    )
     entity_id = entity_id_of(request)
     attr = check_name(request.path_params["attr_id"])
     if attr == "scope":
         raise BadRequestData("scope cannot be partially updated; use update attributes")
-    body = _fragment(req)
+    body = {k: v for k, v in _fragment(req).items() if k != "@context"}
     patch = parse_instance(body, req.tm, nulls=True, partial=True, name=attr)
     await svc.broker.partial_update(req.tenant, entity_id, req.tm.expand(attr), patch, type_gate(req))
     return empty_response(204, tenant=req.tenant)
@@ -265,7 +264,8 @@ async def replace_attr(request: Request) -> Response:
     req = await read_request(request, svc.contexts, allowed_params=("local", "type"), body=True)
     entity_id = entity_id_of(request)
     attr = check_name(request.path_params["attr_id"])
-    iri, instances = parse_attribute(attr, _fragment(req), req.tm)
+    body = {k: v for k, v in _fragment(req).items() if k != "@context"}
+    iri, instances = parse_attribute(attr, body, req.tm)
     await svc.broker.replace_attr(req.tenant, entity_id, iri, instances, type_gate(req))
     return empty_response(204, tenant=req.tenant)
 

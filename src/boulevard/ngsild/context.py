@@ -218,16 +218,16 @@ class StoredContext:
     created_at: str
     last_usage: str | None = None
     hits: int = 0
+    tenant: str | None = None  # Hosted contexts belong to a tenant; cached ones are shared
 
     def info(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.id,
-            "url": self.url,
+            "URL": self.url,
             "localId": self.id,
             "kind": self.kind,
             "createdAt": self.created_at,
         }
-        if self.kind == "Cached":
+        if self.kind != "Hosted":
             out["lastUsage"] = self.last_usage or self.created_at
             out["numberOfHits"] = self.hits
         return out
@@ -254,9 +254,9 @@ class ContextCache:
     def hosted_url(self, local_id: str) -> str:
         return f"{self.base_url}/ngsi-ld/v1/jsonldContexts/{local_id}"
 
-    def add_hosted(self, body: Any) -> StoredContext:
+    def add_hosted(self, body: Any, tenant: str = "") -> StoredContext:
         local_id = uuid.uuid4().hex
-        entry = StoredContext(local_id, self.hosted_url(local_id), "Hosted", body, _now())
+        entry = StoredContext(local_id, self.hosted_url(local_id), "Hosted", body, _now(), tenant=tenant)
         self._remember(entry)
         return entry
 
@@ -264,11 +264,17 @@ class ContextCache:
         self._docs[entry.url] = entry
         self._by_id[entry.id] = entry
 
-    def entries(self) -> list[StoredContext]:
-        return list(self._by_id.values())
+    def entries(self, tenant: str = "") -> list[StoredContext]:
+        return [e for e in self._by_id.values() if e.tenant is None or e.tenant == tenant]
 
-    def get_entry(self, local_id_or_url: str) -> StoredContext | None:
-        return self._by_id.get(local_id_or_url) or self._docs.get(local_id_or_url)
+    def get_entry(self, local_id_or_url: str, tenant: str = "") -> StoredContext | None:
+        key = local_id_or_url
+        hit = self._by_id.get(key) or self._docs.get(key)
+        if hit is None and "/jsonldContexts/" in key:
+            hit = self._by_id.get(key.rsplit("/jsonldContexts/", 1)[1])
+        if hit is not None and hit.tenant is not None and hit.tenant != tenant:
+            return None
+        return hit
 
     def delete_entry(self, entry: StoredContext) -> None:
         self._by_id.pop(entry.id, None)

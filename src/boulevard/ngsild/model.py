@@ -17,8 +17,8 @@ is an absolute IRI, so the two can never collide.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -449,11 +449,10 @@ def parse_attribute(
         seen.add(ds)
     if name in CORE_GEO_ATTRS or iri in _CORE_GEO_IRIS:
         for inst in instances:
-            if inst.get("type") not in (None, "GeoProperty") or (
+            if (inst.get("type") not in (None, "GeoProperty") or (
                 inst.get("type") is None and "value" in inst and not looks_like_geometry(inst["value"])
-            ):
-                if not (nulls and inst.get("value") is None):
-                    raise BadRequestData(f"{name} must be a GeoProperty")
+            )) and not (nulls and inst.get("value") is None):
+                raise BadRequestData(f"{name} must be a GeoProperty")
     return iri, instances
 
 

@@ -133,7 +133,7 @@ def _merge_instance(old: Instance, patch: Instance, now: str) -> Instance:
 
 def merge_value(old: Any, new: Any) -> Any:
     """RFC 7396 merge of compound values: null-valued keys are removed."""
-    if not isinstance(new, dict) or "type" in new and "coordinates" in new:
+    if not isinstance(new, dict) or ("type" in new and "coordinates" in new):
         return new
     base = dict(old) if isinstance(old, dict) else {}
     for key, val in new.items():

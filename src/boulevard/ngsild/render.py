@@ -66,7 +66,7 @@ def render_instance(inst: Instance, tm: TermMap, opts: RenderOptions = DEFAULT_O
         out["value"] = text
         out["lang"] = tag
     else:
-        if not concise or atype in ("Property",) and not _has_value(inst):
+        if not concise or (atype in ("Property",) and not _has_value(inst)):
             out["type"] = atype
         member = VALUE_MEMBER.get(atype, "value")
         if member in inst:

@@ -12,6 +12,7 @@ Reads use per-thread connections and never wait for the writer (WAL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import re
 import sqlite3
@@ -321,8 +322,6 @@ class SqliteStore:
         self._thread.join(timeout=30)
         with self._readers_lock:
             for conn in self._readers:
-                try:
+                with contextlib.suppress(sqlite3.ProgrammingError):
                     conn.close()
-                except sqlite3.ProgrammingError:
-                    pass
             self._readers.clear()
