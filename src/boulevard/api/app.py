@@ -102,7 +102,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(InternalError("internal error; the request changed nothing"))
 
 
-def create_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> Any:
     """The broker as an ASGI app; the store opens on start-up and closes on shutdown."""
     cfg = settings or Settings()
 

@@ -30,7 +30,10 @@ RETRIEVE_PARAMS = (
     "type", "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
     "joinLevel", "containedBy", "datasetId", "entityMap", "via",
 )
-QUERY_PARAMS = (*RETRIEVE_PARAMS, "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty", "csf", "limit", "offset", "count", "expandValues", "doNotCompact")
+QUERY_PARAMS = (
+    *RETRIEVE_PARAMS, "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
+    "csf", "limit", "offset", "count", "expandValues", "doNotCompact",
+)
 PURGE_PARAMS = ("id", "type", "idPattern", "q", "scopeQ", "attrs", "keep", "drop", "local", "georel",
                 "geometry", "coordinates", "geoproperty", "csf", "lang")
 DEFAULT_LIMIT = 20

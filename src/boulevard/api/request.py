@@ -32,6 +32,7 @@ class NgsiRequest:
     params: dict[str, str]
     body: Any = None
     content_type: str | None = None
+    prefer_plain_json: bool = False  # Prefer: body=json (clause 6.3.6)
 
     def flag(self, name: str) -> bool:
         return name in self.options
@@ -114,7 +115,8 @@ async def read_request(
             if _has_inline_context(payload):
                 raise BadRequestData("with application/json the @context goes in a Link header, not in the body")
     tm = await contexts.term_map(context_ref)
-    return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype)
+    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
+    return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype, "body=json" in prefer.split(","))
 
 
 def _has_inline_context(payload: Any) -> bool:

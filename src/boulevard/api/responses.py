@@ -41,7 +41,7 @@ def ngsi_response(
 ) -> Response:
     """A compacted payload: @context in the body for JSON-LD, in a Link header for JSON."""
     hdrs = dict(headers or {})
-    if req.accept in (neg.JSON_LD, neg.GEO_JSON):
+    if req.accept == neg.JSON_LD or (req.accept == neg.GEO_JSON and not req.prefer_plain_json):
         ctx = context_of(req)
         if isinstance(data, list):
             data = [{**item, "@context": ctx} if isinstance(item, dict) else item for item in data]

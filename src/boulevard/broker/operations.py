@@ -52,7 +52,7 @@ class BatchItem:
 class Selection:
     """Which entities a query or purge is about."""
 
-    flt: EntityFilter = EntityFilter()
+    flt: EntityFilter = field(default_factory=EntityFilter)
     match: EntityMatcher | None = None
 
 

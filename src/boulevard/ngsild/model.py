@@ -178,6 +178,8 @@ def expand_types(raw: Any, tm: TermMap) -> list[str]:
     out: list[str] = []
     for name in names:
         check_name(name, "entity type")
+        if name in tm.keyword_aliases:
+            raise BadRequestData(f"entity type {name!r} is a JSON-LD keyword alias")
         iri = tm.expand(name)
         if iri not in out:
             out.append(iri)

@@ -42,7 +42,14 @@ def parse_type_expr(text: str, tm: TermMap) -> tuple[TypeExpr, tuple[str, ...] |
         while pos < len(tokens) and tokens[pos] in (",", "|"):
             pos += 1
             terms.append(conj())
-        return terms[0] if len(terms) == 1 else (lambda ts, fs=tuple(terms): any(f(ts) for f in fs))
+        if len(terms) == 1:
+            return terms[0]
+        alts = tuple(terms)
+
+        def any_of(ts: list[str]) -> bool:
+            return any(f(ts) for f in alts)
+
+        return any_of
 
     def conj() -> TypeExpr:
         nonlocal pos
@@ -50,7 +57,14 @@ def parse_type_expr(text: str, tm: TermMap) -> tuple[TypeExpr, tuple[str, ...] |
         while pos < len(tokens) and tokens[pos] == ";":
             pos += 1
             terms.append(atom())
-        return terms[0] if len(terms) == 1 else (lambda ts, fs=tuple(terms): all(f(ts) for f in fs))
+        if len(terms) == 1:
+            return terms[0]
+        parts = tuple(terms)
+
+        def all_of(ts: list[str]) -> bool:
+            return all(f(ts) for f in parts)
+
+        return all_of
 
     def atom() -> TypeExpr:
         nonlocal pos

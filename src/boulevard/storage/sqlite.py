@@ -123,7 +123,10 @@ class SqliteReader:
         row = self.conn.execute(
             "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
         ).fetchone()
-        return None if row is None else orjson.loads(row[0])  # type: ignore[no-any-return]
+        if row is None:
+            return None
+        entity: Entity = orjson.loads(row[0])
+        return entity
 
     def get_many(self, entity_ids: list[str]) -> list[Entity]:
         out: list[Entity] = []
