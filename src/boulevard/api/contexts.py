@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,6 +45,10 @@ async def add_context(request: Request) -> Response:
         if isinstance(item, str) and not is_absolute_iri(item):
             raise BadRequestData(f"@context entry {item!r} is not a URL")
     entry = svc.contexts.add_hosted(body, tenant_of(request))
+    # the URLs a hosted context names become Cached contexts now (best effort:
+    # an unreachable one is fetched again when a request first uses it)
+    urls = [i for i in items if isinstance(i, str) and not is_core_url(i)]
+    await asyncio.gather(*(svc.contexts.document(u) for u in urls), return_exceptions=True)
     return empty_response(201, {"Location": f"/ngsi-ld/v1/jsonldContexts/{entry.id}"})
 
 

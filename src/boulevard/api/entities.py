@@ -24,7 +24,7 @@ from boulevard.ngsild.model import (
     parse_instance,
 )
 from boulevard.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, RenderOptions, render_entity
-from boulevard.ngsild.selection import SYSTEM_ATTRS, build_selection
+from boulevard.ngsild.selection import SYSTEM_ATTRS, EntitySelection, build_selection
 
 RETRIEVE_PARAMS = (
     "type", "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
@@ -113,6 +113,19 @@ def to_feature(out: dict[str, Any], req: NgsiRequest) -> dict[str, Any]:
     return feature
 
 
+def selection_of(req: NgsiRequest) -> EntitySelection:
+    """The entities named by type, id, idPattern, q and attrs parameters."""
+    p = req.params
+    return build_selection(
+        req.tm,
+        type_expr=p.get("type"),
+        ids=req.list_param("id"),
+        id_pattern=p.get("idPattern"),
+        q=p.get("q"),
+        attrs=req.list_param("attrs"),
+    )
+
+
 # --- handlers ---------------------------------------------------------------------
 async def create_entity(request: Request) -> Response:
     svc = services(request)
@@ -139,14 +152,7 @@ async def query_entities(request: Request) -> Response:
     p = req.params
     if not any(k in p for k in ("type", "id", "idPattern", "q", "attrs", "georel", "local", "scopeQ")):
         raise BadRequestData("query entities needs at least one of type, attrs, q, georel or local")
-    sel = build_selection(
-        req.tm,
-        type_expr=p.get("type"),
-        ids=req.list_param("id"),
-        id_pattern=p.get("idPattern"),
-        q=p.get("q"),
-        attrs=req.list_param("attrs"),
-    )
+    sel = selection_of(req)
     limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
     offset = parse_int(p, "offset", 0)
     count = req.bool_param("count")
@@ -181,14 +187,7 @@ async def purge_entities(request: Request) -> Response:
         if "{" in p.get(name, ""):
             raise BadRequestData("linked-entity paths are not allowed in purge")
     local = req.bool_param("local")
-    sel = build_selection(
-        req.tm,
-        type_expr=p.get("type"),
-        ids=req.list_param("id"),
-        id_pattern=p.get("idPattern"),
-        q=p.get("q"),
-        attrs=req.list_param("attrs"),
-    )
+    sel = selection_of(req)
     if not sel.narrows and not local and "georel" not in p:
         raise BadRequestData("purge needs a type, a non-system attribute, a q over one, a geo-query or local=true")
     await svc.broker.purge_entities(

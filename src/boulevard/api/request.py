@@ -106,7 +106,8 @@ async def read_request(
             # batches: each entity is checked on its own (per-entity errors)
             if ctype == neg.JSON_LD and link is not None:
                 raise BadRequestData("with application/ld+json the @context goes in the body, not in a Link header")
-            context_ref = link if ctype != neg.JSON_LD else _inline_context(payload, required=False)
+            # with JSON-LD each entity's own @context is resolved per entity (per-entity errors)
+            context_ref = link if ctype != neg.JSON_LD else None
         elif ctype == neg.JSON_LD:
             if link is not None:
                 raise BadRequestData("with application/ld+json the @context goes in the body, not in a Link header")
