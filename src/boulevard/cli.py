@@ -45,8 +45,10 @@ def serve(host: str, port: int, db: str, sync: str, public_url: str, example_dat
         count = load_example(settings)
         click.echo(f"loaded {count} example entities into {db}")
     click.echo(f"Boulevard NGSI-LD broker on http://{host}:{port}/ngsi-ld/v1 (store: {db})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False,
-                lifespan="on")
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
+        proxy_headers=False, server_header=False,
+    )
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ ALLOWED_MEMBERS = {
 
 def now_iso() -> str:
     """The current time as NGSI-LD writes it: UTC, milliseconds, 'Z'."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def is_null(value: Any) -> bool:

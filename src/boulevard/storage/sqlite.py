@@ -239,7 +239,8 @@ class SqliteStore:
             conn.execute("COMMIT")
 
     async def read(self, tenant: str, fn: Callable[[SqliteReader], T]) -> T:
-        """Run a read on the calling (event-loop) thread: primary-key reads take microseconds."""
+        """Run a short read on the calling (event-loop) thread, in one read transaction:
+        primary-key reads take microseconds, cheaper than a hop to a worker thread."""
         return self.read_sync(tenant, fn)
 
     async def read_bulk(self, tenant: str, fn: Callable[[SqliteReader], T]) -> T:
