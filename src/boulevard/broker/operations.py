@@ -7,6 +7,8 @@ nothing. The HTTP layer, the adapters and the CLI all call these methods.
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,24 +232,48 @@ class Broker:
         return await self._batch(tenant, items, apply, create_tenant=True)
 
     async def batch_upsert(self, tenant: str, items: list[BatchItem], *, replace: bool = True) -> BatchResult:
-        def apply(w: Writer, item: BatchItem, now: str, res: BatchResult) -> None:
-            assert item.entity is not None
-            parsed = item.entity
+        now = now_iso()
+        counts = Counter(i.entity_id for i in items if i.error is None)
+        repeated = {eid for eid, n in counts.items() if n > 1}
+
+        def upsert_one(w: Writer, item: BatchItem, parsed: Entity, res: BatchResult) -> None:
             existing = w.get(item.entity_id)
             if existing is None:
-                entity = new_entity(_fresh(parsed), now)
-                w.insert(entity)
+                w.insert(new_entity(parsed, now))
                 res.created.append(item.entity_id)
             elif replace:
-                w.update(mutate.replace_entity(existing, _fresh(parsed), now))
+                w.update(mutate.replace_entity(existing, parsed, now))
             else:
                 _add_types(existing, parsed)
-                mutate.append_attrs(existing, _fresh(parsed)["attrs"], now, overwrite=True)
+                mutate.append_attrs(existing, parsed["attrs"], now, overwrite=True)
                 existing["modifiedAt"] = now
                 w.update(existing)
             res.success.append(item.entity_id)
 
-        return await self._batch(tenant, items, apply, create_tenant=True)
+        def job(w: Writer) -> BatchResult:
+            res = BatchResult()
+            valid = [i for i in items if i.error is None]
+            existing = w.existing_ids([i.entity_id for i in valid if i.entity_id not in repeated])
+            fresh: list[Entity] = []
+            for item in items:
+                if item.error is not None:
+                    res.errors.append((item.entity_id, item.error))
+                    continue
+                assert item.entity is not None
+                if item.entity_id in repeated:
+                    # the same id twice: apply in order, each on its own copy
+                    upsert_one(w, item, copy.deepcopy(item.entity), res)
+                elif item.entity_id not in existing:
+                    fresh.append(new_entity(item.entity, now))
+                    res.created.append(item.entity_id)
+                    res.success.append(item.entity_id)
+                else:
+                    upsert_one(w, item, item.entity, res)
+            if fresh:
+                w.insert_many(fresh)
+            return res
+
+        return await self.store.write(tenant, job, create_tenant=True)
 
     async def batch_update(self, tenant: str, items: list[BatchItem], *, overwrite: bool = True) -> BatchResult:
         def apply(w: Writer, item: BatchItem, now: str, res: BatchResult) -> None:
@@ -287,9 +313,7 @@ class Broker:
 
 
 def _fresh(parsed: Entity) -> Entity:
-    """A deep-enough copy so one parsed entity can be applied twice in a batch."""
-    import copy
-
+    """A copy so one parsed entity can be applied twice in a batch."""
     return copy.deepcopy(parsed)
 
 

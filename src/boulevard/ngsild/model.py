@@ -257,6 +257,9 @@ def infer_type(raw: dict[str, Any]) -> str | None:
     return None
 
 
+_VALUE_MEMBERS = frozenset(VALUE_MEMBER.values()) | {"unitCode", "objectType", "valueType"}
+
+
 def _is_null_member(member: str, val: Any) -> bool:
     if is_null(val):
         return True
@@ -266,6 +269,8 @@ def _is_null_member(member: str, val: Any) -> bool:
 
 
 def _contains_null(val: Any) -> bool:
+    if val.__class__ in (str, int, float, bool):
+        return False
     if isinstance(val, dict):
         return any(v is None or v == NGSI_LD_NULL or _contains_null(v) for v in val.values())
     if isinstance(val, list):
@@ -309,7 +314,7 @@ def parse_instance(
     if atype is not None:
         inst["type"] = atype
     allowed = ALLOWED_MEMBERS.get(atype) if atype else None
-    value_members = set(VALUE_MEMBER.values()) | {"unitCode", "objectType", "valueType"}
+    value_members = _VALUE_MEMBERS
     for key, val in raw.items():
         if key == "type" or key in SYSTEM_MEMBERS:
             continue
@@ -356,7 +361,7 @@ def parse_instance(
             raise BadRequestData(f"{atype} {member} must not be null")
         inst[member] = None
         return inst
-    if not merge and atype != "JsonProperty" and _contains_null(val):
+    if not merge and atype not in ("JsonProperty", "GeoProperty") and _contains_null(val):
         raise BadRequestData("NGSI-LD null is not allowed inside a value here")
     _check_value(atype, inst, tm)
     if "unitCode" in inst and not isinstance(inst["unitCode"], str):

@@ -47,6 +47,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (tenant, type, id)
     ) WITHOUT ROWID;
     """,
+    # 2: find an entity's type rows without scanning the tenant (updates, deletes)
+    """
+    CREATE INDEX entity_types_by_id ON entity_types (tenant, id);
+    """,
 )
 
 
@@ -159,6 +163,27 @@ class SqliteWriter(SqliteReader):
             return False
         self._set_types(entity, new=True)
         return True
+
+    def insert_many(self, entities: list[Entity]) -> None:
+        self.conn.executemany(
+            "INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
+            [(self.tenant, e["id"], orjson.dumps(e)) for e in entities],
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES (?, ?, ?)",
+            [(self.tenant, t, e["id"]) for e in entities for t in e["type"]],
+        )
+
+    def existing_ids(self, entity_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(entity_ids), 500):
+            chunk = entity_ids[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT id FROM entities WHERE tenant = ? AND id IN ({','.join('?' * len(chunk))})",
+                (self.tenant, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
 
     def update(self, entity: Entity) -> None:
         self.conn.execute(
