@@ -315,17 +315,19 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
                 conn.execute("SAVEPOINT job")
+                made_tenant = False
                 try:
                     if job.create_tenant and not self.tenant_exists(job.tenant) and job.tenant not in new_tenants:
                         conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?)", (job.tenant,))
                         new_tenants.add(job.tenant)
+                        made_tenant = True
                     result = job.fn(SqliteWriter(conn, job.tenant))
                     conn.execute("RELEASE job")
                     outcomes.append((job, result, None))
                 except BaseException as exc:  # the job's own failure: undo it alone
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
-                    if job.create_tenant:
+                    if made_tenant:
                         new_tenants.discard(job.tenant)
                     outcomes.append((job, None, exc))
             conn.execute("COMMIT")
