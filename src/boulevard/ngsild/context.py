@@ -247,6 +247,7 @@ class ContextCache:
         self._docs: dict[str, StoredContext] = {}  # by URL
         self._by_id: dict[str, StoredContext] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._implicit_keys: dict[str, str] = {}  # canonical inline @context -> local id
         self.core = build_term_map([CORE_CONTEXTS["1.8"]])
         self._maps[""] = self.core
 
@@ -277,6 +278,7 @@ class ContextCache:
         return hit
 
     def delete_entry(self, entry: StoredContext) -> None:
+        self._implicit_keys = {k: v for k, v in self._implicit_keys.items() if v != entry.id}
         self._by_id.pop(entry.id, None)
         self._docs.pop(entry.url, None)
         self._maps.clear()
@@ -304,11 +306,23 @@ class ContextCache:
         await self._flatten(ref, locals_, 0)
         locals_.append(CORE_CONTEXTS["1.8"])
         tm = build_term_map(locals_)
+        if not isinstance(ref, str):
+            self._implicit(key, ref)
         if len(self._maps) > 10_000:
             self._maps.clear()
             self._maps[""] = self.core
         self._maps[key] = tm
         return tm
+
+    def _implicit(self, key: str, ref: Any) -> None:
+        """An inline @context object is kept as an ImplicitlyCreated context (5.13)."""
+        if not _has_object(ref) or key in self._implicit_keys:
+            return
+        local_id = uuid.uuid4().hex
+        entry = StoredContext(local_id, self.hosted_url(local_id), "ImplicitlyCreated", {"@context": ref}, _now())
+        entry.last_usage, entry.hits = entry.created_at, 1
+        self._implicit_keys[key] = local_id
+        self._remember(entry)
 
     def _touch(self, ref: ContextRef | list[ContextRef]) -> None:
         for r in ref if isinstance(ref, list) else [ref]:
@@ -375,6 +389,10 @@ class ContextCache:
         if not isinstance(doc, dict) or "@context" not in doc:
             raise BadRequestData(f"{url} is not a JSON-LD context document (no @context member)")
         return doc
+
+
+def _has_object(ref: Any) -> bool:
+    return isinstance(ref, dict) or (isinstance(ref, list) and any(isinstance(r, dict) for r in ref))
 
 
 async def _http_fetch(url: str) -> Any:
