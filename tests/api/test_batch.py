@@ -191,15 +191,22 @@ def test_batch_update_no_overwrite_keeps_existing(api: Api) -> None:
     api.create(ent(1, a=1))
     before = full(api, sid(1))
     resp = api.post("/entityOperations/update", params={"options": "noOverwrite"}, json=[ent(1, a=2, b=3)])
-    assert resp.status_code in (204, 207), resp.text
+    assert resp.status_code == 207, resp.text
     after = full(api, sid(1))
     assert after["a"]["value"] == 1  # never overwritten
-    errors = resp.json()["errors"] if resp.status_code == 207 else []
-    if any(e["entityId"] == sid(1) for e in errors):
-        # reported as failed: then the entity must be exactly as before (a failed item changes nothing)
-        assert after == before
-    else:
-        assert after["b"]["value"] == 3
+    # the new attribute is appended; the one not overwritten is reported (207, as ETSI 005_02_03 expects)
+    assert resp.status_code == 207
+    assert [e["entityId"] for e in resp.json()["errors"]] == [sid(1)]
+    assert after["b"]["value"] == 3
+    assert after["a"] == before["a"]
+
+
+def test_batch_update_no_overwrite_with_nothing_new_changes_nothing(api: Api) -> None:
+    api.create(ent(1, a=1))
+    before = full(api, sid(1))
+    resp = api.post("/entityOperations/update", params={"options": "noOverwrite"}, json=[ent(1, a=2)])
+    assert resp.status_code == 207, resp.text
+    assert full(api, sid(1)) == before
 
 
 def test_batch_update_invalid_item_changes_nothing(api: Api) -> None:
@@ -301,3 +308,28 @@ def test_large_batch(api: Api) -> None:
     resp = api.get("/entities", params={"type": "Sensor", "count": "true", "limit": "0"})
     assert resp.headers["ngsild-results-count"] == "500"
     assert api.entity(sid(499))["v"]["value"] == 499
+
+
+def test_batch_upsert_repeated_ids_apply_in_order(api: Api) -> None:
+    resp = api.post("/entityOperations/upsert", json=[ent(1, a=1), ent(1, a=2, b=3), ent(2, a=1)])
+    assert resp.status_code == 201, resp.text
+    assert resp.json() == [sid(1), sid(2)]  # each created id once
+    got = api.entity(sid(1))
+    assert (got["a"]["value"], got["b"]["value"]) == (2, 3)
+    resp = api.post("/entityOperations/upsert", json=[ent(1, c=1), ent(1, d=2)])
+    assert resp.status_code == 204
+    assert set(api.entity(sid(1))) == {"id", "type", "d"}  # replace, twice: the last wins
+    resp = api.post("/entityOperations/upsert", params={"options": "update"},
+                    json=[ent(3, a=1), ent(3, b=2), ent(3, a=5)])
+    assert resp.status_code == 201
+    got = api.entity(sid(3))
+    assert (got["a"]["value"], got["b"]["value"]) == (5, 2)
+
+
+def test_batch_update_repeated_ids_accumulate(api: Api) -> None:
+    api.create(ent(1))
+    resp = api.post("/entityOperations/update", json=[ent(1, g=1), {"id": sid(1), "type": "Other", "h": 2}])
+    assert resp.status_code == 204, resp.text
+    got = api.entity(sid(1))
+    assert (got["g"]["value"], got["h"]["value"]) == (1, 2)
+    assert got["type"] == ["Sensor", "Other"]

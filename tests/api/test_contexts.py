@@ -162,3 +162,23 @@ def test_array_and_url_contexts_are_accepted(api: Api) -> None:
     assert core["type"] == "http://example.org/vocab#Room"
     assert "http://example.org/extra" in core
     assert "http://example.org/vocab#temperature" in core
+
+
+def test_inline_context_objects_are_kept_as_implicitly_created(api: Api) -> None:
+    inline = [{"speed": "http://example.org/speed"}, CORE_URL]
+    for n in (1, 2):
+        body = {"id": f"urn:ngsi-ld:Car:{n}", "type": "Car", "speed": n, "@context": inline}
+        resp = api.post("/entities", json=body, headers={"Content-Type": "application/ld+json"})
+        assert resp.status_code == 201, resp.text
+    implicit = api.get("/jsonldContexts", params={"kind": "ImplicitlyCreated", "details": "true"}).json()
+    assert len(implicit) == 1  # the same inline context is kept once
+    entry = implicit[0]
+    assert entry["kind"] == "ImplicitlyCreated"
+    assert api.get(f"/jsonldContexts/{entry['localId']}").json() == {"@context": inline}
+    # and it can be named by its URL afterwards
+    got = api.entity("urn:ngsi-ld:Car:2", headers={"Link": link(entry["URL"])})
+    assert got["speed"]["value"] == 2
+    assert api.fetcher.calls == []
+    # a plain URL reference is not an implicit context
+    api.create({"id": "urn:ngsi-ld:Room:1", "type": "Room"}, headers={"Link": link(USER_CTX_URL)})
+    assert len(api.get("/jsonldContexts", params={"kind": "ImplicitlyCreated"}).json()) == 1

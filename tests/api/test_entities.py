@@ -15,6 +15,7 @@ from support import (
     CORE_URL,
     DEFAULT_VOCAB,
     EX,
+    OTHER_CTX_URL,
     USER_CTX_URL,
     Api,
     assert_problem,
@@ -145,7 +146,9 @@ def test_create_invalid_entity_is_400_and_creates_nothing(api: Api, body: dict[s
 def test_create_non_object_body_is_400(api: Api, payload: bytes) -> None:
     resp = api.post("/entities", content=payload, headers=JSON)
     assert resp.status_code == 400
-    assert resp.json()["type"].startswith("https://uri.etsi.org/ngsi-ld/errors/")
+    kind = resp.json()["type"].rsplit("/", 1)[1]
+    assert kind in ("InvalidRequest", "BadRequestData")
+    assert_problem(resp, 400, kind)
 
 
 def test_create_invalid_json_is_invalid_request(api: Api) -> None:
@@ -365,7 +368,7 @@ def test_user_context_expands_and_compacts(api: Api) -> None:
 def test_same_short_name_in_two_contexts_are_different_attributes(api: Api) -> None:
     api.create({"id": RID, "type": "Room", "temperature": 1}, headers={"Link": link(USER_CTX_URL)})
     resp = api.post(f"/entities/{RID}/attrs", json={"temperature": 2},
-                    headers={"Link": link("http://example.org/ctx/other.jsonld")})
+                    headers={"Link": link(OTHER_CTX_URL)})
     assert resp.status_code == 204
     core = api.entity(RID)
     assert core[EX + "temperature"]["value"] == 1
@@ -374,12 +377,23 @@ def test_same_short_name_in_two_contexts_are_different_attributes(api: Api) -> N
     assert DEFAULT_VOCAB + "temperature" not in core
 
 
-def test_retrieve_compound_id_in_url_is_url_decoded(api: Api) -> None:
-    eid = "urn:ngsi-ld:Room:a/b"
-    api.create(room(eid))
-    resp = api.get("/entities/urn:ngsi-ld:Room:a%2Fb")
-    # Starlette decodes %2F in path parameters: either 200 or a clean 4xx, never 5xx
-    assert resp.status_code < 500
+@pytest.mark.parametrize(
+    "eid",
+    ["urn:ngsi-ld:Room:a%b", "urn:ngsi-ld:Room:\u00e9t\u00e9", "urn:ngsi-ld:Room:a?b", "urn:ngsi-ld:Room:a#b",
+     "urn:ngsi-ld:Room:a/b", "http://example.org/rooms/1"],
+)
+def test_location_of_any_uri_id_leads_back_to_the_entity(api: Api, eid: str) -> None:
+    """Entity ids are URIs, '/' included (http://...): the Location answered must address the entity."""
+    resp = api.post("/entities", json=room(eid))
+    assert resp.status_code == 201, resp.text
+    location = resp.headers["location"]
+    got = api.get(location)
+    assert got.status_code == 200, (location, got.text)
+    assert got.json()["id"] == eid
+    assert api.patch(location + "/attrs", json={"temperature": 5}).status_code == 204
+    assert api.get(location).json()["temperature"]["value"] == 5
+    assert api.delete(location).status_code == 204
+    assert api.get(location).status_code == 404
 
 
 # --- append -----------------------------------------------------------------------------
@@ -548,6 +562,32 @@ def test_partial_update_errors(api: Api) -> None:
     assert_problem(api.patch(f"/entities/{RID}/attrs/temperature", json={"value": 1, "datasetId": "urn:ds:none"}),
                    404, "ResourceNotFound")
     assert snapshot(api) == before
+
+
+@pytest.mark.parametrize(
+    ("attr", "patch", "params"),
+    [
+        ("temperature", {"objectType": None}, {}),
+        ("temperature", {"objectType": 5}, {}),
+        ("temperature", {"unitCode": 5}, {}),
+        ("name", {"languageMap": 5}, {"lang": "en"}),
+        ("name", {"languageMap": {"en": 5}}, {"lang": "en"}),
+        ("isPartOf", {"object": "not a uri"}, {}),
+        ("location", {"value": {"type": "Point"}}, {}),
+    ],
+)
+def test_partial_update_never_stores_an_invalid_attribute(
+    api: Api, attr: str, patch: dict[str, Any], params: dict[str, str]
+) -> None:
+    """A partial update is validated like any attribute: refused, or the entity still renders afterwards."""
+    api.create(rich_room())
+    resp = api.patch(f"/entities/{RID}/attrs/{attr}", json=patch)
+    assert resp.status_code in (204, 400), resp.text
+    for options in ("normalized", "concise", "keyValues"):
+        got = api.get(f"/entities/{RID}", params={"options": options, **params})
+        assert got.status_code == 200, (options, got.text)
+    if resp.status_code == 400:
+        assert api.entity(RID)[attr] == rich_room()[attr]
 
 
 def test_partial_update_null_deletes_instance(api: Api) -> None:
@@ -820,6 +860,19 @@ def test_concurrent_creates_of_distinct_entities_all_land(api: Api) -> None:
     assert api.run(many()) == [201] * 40
     resp = api.get("/entities", params={"type": "Room", "count": "true", "limit": "0"})
     assert resp.headers["ngsild-results-count"] == "40"
+
+
+def test_concurrent_appends_to_one_entity_are_not_lost(api: Api) -> None:
+    api.create(room())
+
+    async def appends() -> list[int]:
+        coros = [api.client.post(f"/ngsi-ld/v1/entities/{RID}/attrs", json={f"x{i}": i}) for i in range(30)]
+        return [r.status_code for r in await asyncio.gather(*coros)]
+
+    assert api.run(appends()) == [204] * 30
+    got = api.entity(RID)
+    assert {f"x{i}" for i in range(30)} <= set(got)
+    assert all(got[f"x{i}"]["value"] == i for i in range(30))
 
 
 def test_concurrent_duplicate_creates_one_wins(api: Api) -> None:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from boulevard.api import negotiation as neg
-from boulevard.api.request import check_params, tenant_of
+from boulevard.api.request import check_depth, check_params, tenant_of
 from boulevard.api.responses import empty_response, json_response
 from boulevard.api.services import services
 from boulevard.errors import BadRequestData, InvalidRequest, ResourceNotFound
@@ -35,6 +35,7 @@ async def add_context(request: Request) -> Response:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    check_depth(body)
     if not isinstance(body, dict) or "@context" not in body:
         raise InvalidRequest("a @context document is a JSON object with an @context member")
     ctx = body["@context"]

@@ -11,14 +11,18 @@ from starlette.responses import Response
 from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
-from boulevard.api.services import services
+from boulevard.api.services import Services, services
 from boulevard.broker.operations import Selection
-from boulevard.errors import BadRequestData, InvalidRequest
+from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError
 from boulevard.ngsild import mutate
 from boulevard.ngsild.model import (
+    ENTITY_RESERVED,
+    VALUE_MEMBER,
     Entity,
+    Instance,
     check_name,
     check_uri,
+    looks_like_geometry,
     parse_attribute,
     parse_entity,
     parse_instance,
@@ -256,6 +260,9 @@ async def partial_update_attr(request: Request) -> Response:
     if attr == "scope":
         raise BadRequestData("scope cannot be partially updated; use update attributes")
     body = {k: v for k, v in _fragment(req).items() if k != "@context"}
+    stored = await _stored_or_none(svc, req, entity_id)
+    if stored is not None:
+        body = _typed(body, stored["attrs"].get(req.tm.expand(attr)))
     patch = parse_instance(body, req.tm, nulls=True, partial=True, name=attr)
     await svc.broker.partial_update(req.tenant, entity_id, req.tm.expand(attr), patch, type_gate(req))
     return empty_response(204, tenant=req.tenant)
@@ -308,9 +315,36 @@ async def merge_entity(request: Request) -> Response:
     entity_id = entity_id_of(request)
     body = _fragment(req)
     _check_fragment_id(body, entity_id)
+    stored = await _stored_or_none(svc, req, entity_id)
+    if stored is not None:
+        body = {
+            k: _typed(v, stored["attrs"].get(req.tm.expand(k))) if k not in ENTITY_RESERVED else v
+            for k, v in body.items()
+        }
     parsed = parse_entity(body, req.tm, require_id=False, require_type=False, nulls=True, merge=True)
     await svc.broker.merge_entity(req.tenant, entity_id, parsed, type_gate(req))
     return empty_response(204, tenant=req.tenant)
+
+
+async def _stored_or_none(svc: Services, req: NgsiRequest, entity_id: str) -> Entity | None:
+    try:
+        return await svc.broker.retrieve_entity(req.tenant, entity_id)
+    except NgsiLdError:
+        return None  # the operation itself reports the missing entity or tenant
+
+
+def _typed(raw: Any, instances: list[Instance] | None) -> Any:
+    """Give a patch that names no type the type of the instance it patches, so that
+    its members are validated as that type's (the merged instance stays valid)."""
+    if not isinstance(raw, dict) or "type" in raw or not instances:
+        return raw
+    if any(m in raw for m in VALUE_MEMBER.values() if m != "value") or looks_like_geometry(raw):
+        return raw
+    ds = raw.get("datasetId")
+    for inst in instances:
+        if inst.get("datasetId") == (None if ds == "@none" else ds):
+            return {**raw, "type": inst.get("type", "Property")}
+    return raw
 
 
 def _check_fragment_id(body: dict[str, Any], entity_id: str) -> None:

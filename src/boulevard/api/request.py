@@ -102,6 +102,7 @@ async def read_request(
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+        check_depth(payload)
         if isinstance(payload, list):
             # batches: each entity is checked on its own (per-entity errors)
             if ctype == neg.JSON_LD and link is not None:
@@ -118,6 +119,22 @@ async def read_request(
     tm = await contexts.term_map(context_ref)
     prefer = request.headers.get("prefer", "").replace(" ", "").lower()
     return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype, "body=json" in prefer.split(","))
+
+
+MAX_DEPTH = 64
+
+
+def check_depth(payload: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse bodies nested deeper than any NGSI-LD payload needs (no recursion here)."""
+    stack = [(payload, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise BadRequestData(f"the body is nested more than {limit} levels deep")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
 
 
 def _has_inline_context(payload: Any) -> bool:

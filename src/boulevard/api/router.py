@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.datastructures import State
 from starlette.requests import Request
@@ -89,8 +90,11 @@ class Router:
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         scope["app"] = self
         try:
-            handler, params = self.match(scope["method"], scope["path"])
-            scope["path_params"] = params
+            # match on the raw path so that an id holding an encoded '/' stays one segment
+            raw = scope.get("raw_path")
+            path = raw.decode("latin-1").split("?", 1)[0] if raw else scope["path"]
+            handler, params = self.match(scope["method"], path)
+            scope["path_params"] = {k: unquote(v) for k, v in params.items()}
             response = await handler(Request(scope, receive))
         except NgsiLdError as exc:
             response = problem_response(exc, _tenant_header(scope))

@@ -281,11 +281,14 @@ class Broker:
             existing = w.get(item.entity_id)
             if existing is None:
                 raise ResourceNotFound(f"entity {item.entity_id} not found")
-            _add_types(existing, item.entity)
+            types_added = _add_types(existing, item.entity)
             outcome = mutate.append_attrs(existing, _fresh(item.entity)["attrs"], now, overwrite)
-            existing["modifiedAt"] = now
-            w.update(existing)
+            if outcome.updated or types_added:
+                existing["modifiedAt"] = now
+                w.update(existing)
             if outcome.not_updated:
+                # noOverwrite: new attributes were appended, the existing ones are reported (207),
+                # as the ETSI suite (005_02_03) reads clause 5.6.9
                 raise BadRequestData("attributes not overwritten: " + ", ".join(a for a, _ in outcome.not_updated))
             res.success.append(item.entity_id)
 
@@ -317,7 +320,7 @@ def _fresh(parsed: Entity) -> Entity:
     return copy.deepcopy(parsed)
 
 
-def _add_types(existing: Entity, parsed: Entity) -> None:
-    for t in parsed.get("type") or []:
-        if t not in existing["type"]:
-            existing["type"].append(t)
+def _add_types(existing: Entity, parsed: Entity) -> bool:
+    added = [t for t in parsed.get("type") or [] if t not in existing["type"]]
+    existing["type"].extend(added)
+    return bool(added)

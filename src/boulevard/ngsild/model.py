@@ -274,7 +274,7 @@ def _contains_null(val: Any) -> bool:
     if isinstance(val, dict):
         return any(v is None or v == NGSI_LD_NULL or _contains_null(v) for v in val.values())
     if isinstance(val, list):
-        return any(_contains_null(v) for v in val)
+        return any(v is None or v == NGSI_LD_NULL or _contains_null(v) for v in val)
     return False
 
 
@@ -344,8 +344,15 @@ def parse_instance(
             del inst["datasetId"]
         else:
             check_uri(inst["datasetId"], "datasetId")
-    if "observedAt" in inst:
-        check_datetime(inst["observedAt"], "observedAt")
+    for key in ("observedAt", "unitCode"):
+        if key in inst and (merge or nulls) and is_null(inst[key]):
+            inst[key] = None  # an update naming the member with NGSI-LD null removes it
+        elif key == "observedAt" and key in inst:
+            check_datetime(inst[key], "observedAt")
+        elif key in inst and not isinstance(inst[key], str):
+            raise BadRequestData(f"{key} must be a string")
+    if "objectType" in inst:
+        inst["objectType"] = [tm.expand(check_name(t, "objectType")) for t in _as_list(inst["objectType"])]
     if atype is None:
         return inst
     member = VALUE_MEMBER[atype]
@@ -364,8 +371,6 @@ def parse_instance(
     if not merge and atype not in ("JsonProperty", "GeoProperty") and _contains_null(val):
         raise BadRequestData("NGSI-LD null is not allowed inside a value here")
     _check_value(atype, inst, tm)
-    if "unitCode" in inst and not isinstance(inst["unitCode"], str):
-        raise BadRequestData("unitCode must be a string")
     if name == "ngsildproof" and not isinstance(inst.get("value"), dict):
         raise BadRequestData("the ngsildproof value must be a proof object")
     return inst
@@ -391,8 +396,6 @@ def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
             raise BadRequestData("Relationship object must not be empty")
         for o in objs:
             check_uri(o, "Relationship object")
-        if "objectType" in inst:
-            inst["objectType"] = [tm.expand(check_name(t, "objectType")) for t in _as_list(inst["objectType"])]
     elif atype == "LanguageProperty":
         lm = inst["languageMap"]
         if not isinstance(lm, dict) or not lm:
@@ -426,8 +429,6 @@ def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
             uri = item.get("object") if isinstance(item, dict) else item
             out.append({"object": check_uri(uri, "objectList member")})
         inst["objectList"] = out
-        if "objectType" in inst:
-            inst["objectType"] = [tm.expand(check_name(t, "objectType")) for t in _as_list(inst["objectType"])]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -508,13 +509,16 @@ def parse_entity(
             entity["scope"] = None
         else:
             entity["scope"] = check_scopes(scope)
-    entity["attrs"] = parse_attributes(body, tm, nulls=nulls, merge=merge)
+    entity["attrs"] = parse_attributes(body, tm, nulls=nulls, merge=merge, partial=merge)
     return entity
 
 
 def stamp(instances: list[Instance], now: str, created: str | None = None) -> None:
     """Set createdAt/modifiedAt on new instances and their sub-attributes."""
     for inst in instances:
+        for key in ("observedAt", "unitCode"):
+            if key in inst and inst[key] is None:
+                del inst[key]  # NGSI-LD null on a member of a new instance: just absent
         inst["createdAt"] = created or now
         inst["modifiedAt"] = now
         for key, sub in inst.items():
