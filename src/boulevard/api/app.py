@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from boulevard.api import batch, contexts, entities
+from boulevard.api import batch, contexts, discovery, entities
 from boulevard.api.request import tenant_of
 from boulevard.api.responses import json_response
 from boulevard.api.router import Route, Router
@@ -68,6 +68,10 @@ ROUTES = [
     _r("/jsonldContexts", contexts.list_contexts, "GET"),
     _r("/jsonldContexts/{context_id:path}", contexts.serve_context, "GET"),
     _r("/jsonldContexts/{context_id:path}", contexts.delete_context, "DELETE"),
+    _r("/types", discovery.list_types, "GET"),
+    _r("/types/{type}", discovery.type_info, "GET"),
+    _r("/attributes", discovery.list_attributes, "GET"),
+    _r("/attributes/{attr_id}", discovery.attribute_info, "GET"),
     _r("/info/sourceIdentity", source_identity, "GET"),
 ]
 
