@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from boulevard.errors import BadRequestData, NotAcceptable, UnsupportedMediaType
 
@@ -41,6 +42,7 @@ def _parse_media_range(item: str) -> tuple[str, str, float] | None:
     return mtype, subtype, q
 
 
+@lru_cache(maxsize=512)
 def negotiate(accept: str | None, available: Sequence[str] = PLAIN_MEDIA) -> str:
     """The representation to send (RFC 9110 5.3.2, ties broken by 6.3.4 order)."""
     if accept is None or not accept.strip():
@@ -87,6 +89,7 @@ def check_content_type(content_type: str | None, *, merge_patch: bool = False) -
     return mt
 
 
+@lru_cache(maxsize=512)
 def parse_link_context(link: str | None) -> str | None:
     """The @context URL of a ``Link`` header (rel=...json-ld#context), if any."""
     if not link:

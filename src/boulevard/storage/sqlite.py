@@ -195,6 +195,12 @@ class SqliteWriter(SqliteReader):
     def _set_types(self, entity: Entity, *, new: bool) -> None:
         if not new:
             self.conn.execute("DELETE FROM entity_types WHERE tenant = ? AND id = ?", (self.tenant, entity["id"]))
+        if len(entity["type"]) == 1:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES (?, ?, ?)",
+                (self.tenant, entity["type"][0], entity["id"]),
+            )
+            return
         self.conn.executemany(
             "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES (?, ?, ?)",
             [(self.tenant, t, entity["id"]) for t in entity["type"]],
