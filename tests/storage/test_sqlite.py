@@ -57,9 +57,9 @@ class Blocker:
         self.batches: list[int] = []
         original = store._run_batch
 
-        def recording(conn: sqlite3.Connection, batch: list[Any]) -> None:
+        def recording(conn: sqlite3.Connection, batch: list[Any]) -> Any:
             self.batches.append(len(batch))
-            original(conn, batch)
+            return original(conn, batch)
 
         store._run_batch = recording  # type: ignore[method-assign]
 

@@ -58,7 +58,10 @@ class NgsiRequest:
 
 
 def tenant_of(request: Request) -> str:
-    tenant = request.headers.get(TENANT_HEADER)
+    return _tenant(request.headers.get(TENANT_HEADER))
+
+
+def _tenant(tenant: str | None) -> str:
     if tenant is None:
         return ""
     if not _TENANT_RE.match(tenant):
@@ -82,19 +85,20 @@ async def read_request(
     merge_patch: bool = False,
     optional_body: bool = False,
 ) -> NgsiRequest:
-    if body and "content-length" not in request.headers:
+    headers = _headers(request)
+    if body and "content-length" not in headers:
         raise LengthRequired("a request body needs a Content-Length")
-    params = dict(request.query_params)
+    params = dict(request.query_params) if request.scope.get("query_string") else {}
     check_params(params, allowed_params)
-    tenant = tenant_of(request)
-    accept = neg.negotiate(request.headers.get("accept"), available)
-    link = neg.parse_link_context(request.headers.get("link"))
+    tenant = _tenant(headers.get(TENANT_HEADER))
+    accept = neg.negotiate(headers.get("accept"), available)
+    link = neg.parse_link_context(headers.get("link"))
     payload: Any = None
     ctype: str | None = None
     context_ref: Any = link
     if body:
-        raw_ct = request.headers.get("content-type")
-        if optional_body and not raw_ct and request.headers.get("content-length", "0") == "0":
+        raw_ct = headers.get("content-type")
+        if optional_body and not raw_ct and headers.get("content-length", "0") == "0":
             return NgsiRequest(tenant, await contexts.term_map(link), link, accept, params)
         ctype = neg.check_content_type(raw_ct, merge_patch=merge_patch)
         raw = await request.body()
@@ -102,7 +106,8 @@ async def read_request(
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
-        check_depth(payload)
+        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+            check_depth(payload)
         if isinstance(payload, list):
             # batches: each entity is checked on its own (per-entity errors)
             if ctype == neg.JSON_LD and link is not None:
@@ -117,8 +122,19 @@ async def read_request(
             if _has_inline_context(payload):
                 raise BadRequestData("with application/json the @context goes in a Link header, not in the body")
     tm = await contexts.term_map(context_ref)
-    prefer = request.headers.get("prefer", "").replace(" ", "").lower()
-    return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype, "body=json" in prefer.split(","))
+    prefer = headers.get("prefer")
+    plain = prefer is not None and "body=json" in prefer.replace(" ", "").lower().split(",")
+    return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype, plain)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    """The request headers as a plain dict (names are lower-case in ASGI); repeated
+    headers are joined with ", " as HTTP list semantics allow."""
+    out: dict[str, str] = {}
+    for k, v in request.scope["headers"]:
+        name, value = k.decode("latin-1"), v.decode("latin-1")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
 
 
 MAX_DEPTH = 64

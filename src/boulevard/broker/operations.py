@@ -75,8 +75,7 @@ class Broker:
         return entity
 
     async def retrieve_entity(self, tenant: str, entity_id: str, types: TypeGate = None) -> Entity:
-        entity = await self.store.read(tenant, lambda r: r.get(entity_id))
-        return _gate(entity, entity_id, types)
+        return _gate(await self.store.get(tenant, entity_id), entity_id, types)
 
     async def _modify(
         self, tenant: str, entity_id: str, change: Callable[[Entity, str], Any], types: TypeGate = None

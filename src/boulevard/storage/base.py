@@ -60,6 +60,10 @@ class Store(Protocol):
 
     def tenants(self) -> list[str]: ...
 
+    async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        """One entity by id (the hot path of retrieve)."""
+        ...
+
     async def read(self, tenant: str, fn: Callable[[Reader], T]) -> T:
         """A short read, run on the calling thread."""
         ...

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -217,7 +217,21 @@ class _Job:
     tenant: str
     fn: Callable[[SqliteWriter], Any]
     create_tenant: bool
-    future: Future[Any] = field(default_factory=Future)
+    future: Future[Any] | None = None  # a thread waiting (write_sync)
+    afuture: asyncio.Future[Any] | None = None  # a coroutine waiting (write)
+
+
+Outcome = tuple[_Job, Any, BaseException | None]
+
+
+def _settle(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, result, error in items:
+        if fut.cancelled():
+            continue
+        if error is None:
+            fut.set_result(result)
+        else:
+            fut.set_exception(error)
 
 
 class SqliteStore:
@@ -274,22 +288,37 @@ class SqliteStore:
         primary-key reads take microseconds, cheaper than a hop to a worker thread."""
         return self.read_sync(tenant, fn)
 
+    async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        """One entity by id: a single statement, so no explicit read transaction."""
+        self._check_tenant(tenant)
+        return SqliteReader(self._reader_conn(), tenant).get(entity_id)
+
     async def read_bulk(self, tenant: str, fn: Callable[[SqliteReader], T]) -> T:
         """Run a long read (scans) on a worker thread so the event loop stays free."""
         return await asyncio.to_thread(self.read_sync, tenant, fn)
 
     # -- writes -------------------------------------------------------------------
-    def submit(self, tenant: str, fn: Callable[[SqliteWriter], T], *, create_tenant: bool = False) -> Future[T]:
+    def _job(self, tenant: str, fn: Callable[[SqliteWriter], Any], create_tenant: bool) -> _Job:
         if self._closed:
             raise RuntimeError("store is closed")
         if not create_tenant:
             self._check_tenant(tenant)
-        job = _Job(tenant, fn, create_tenant)
-        self._queue.put(job)
-        return job.future
+        return _Job(tenant, fn, create_tenant)
 
     async def write(self, tenant: str, fn: Callable[[SqliteWriter], T], *, create_tenant: bool = False) -> T:
-        return await asyncio.wrap_future(self.submit(tenant, fn, create_tenant=create_tenant))
+        job = self._job(tenant, fn, create_tenant)
+        job.afuture = asyncio.get_running_loop().create_future()
+        self._queue.put(job)
+        result: T = await job.afuture
+        return result
+
+    def submit(self, tenant: str, fn: Callable[[SqliteWriter], T], *, create_tenant: bool = False) -> Future[T]:
+        """Queue a write from any thread; the future resolves after its COMMIT."""
+        job = self._job(tenant, fn, create_tenant)
+        future: Future[T] = Future()
+        job.future = future
+        self._queue.put(job)
+        return future
 
     def write_sync(self, tenant: str, fn: Callable[[SqliteWriter], T], *, create_tenant: bool = False) -> T:
         return self.submit(tenant, fn, create_tenant=create_tenant).result()
@@ -311,16 +340,19 @@ class SqliteStore:
                     stop = True
                     break
                 batch.append(nxt)
-            self._run_batch(conn, batch)
+            self._deliver(self._run_batch(conn, batch))
         conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[Outcome]:
+        """Run the jobs in one transaction, each in a SAVEPOINT when there are several."""
+        outcomes: list[Outcome] = []
         new_tenants: set[str] = set()
+        alone = len(batch) == 1
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
-                conn.execute("SAVEPOINT job")
+                if not alone:
+                    conn.execute("SAVEPOINT job")
                 made_tenant = False
                 try:
                     if job.create_tenant and not self.tenant_exists(job.tenant) and job.tenant not in new_tenants:
@@ -328,9 +360,13 @@ class SqliteStore:
                         new_tenants.add(job.tenant)
                         made_tenant = True
                     result = job.fn(SqliteWriter(conn, job.tenant))
-                    conn.execute("RELEASE job")
+                    if not alone:
+                        conn.execute("RELEASE job")
                     outcomes.append((job, result, None))
                 except BaseException as exc:  # the job's own failure: undo it alone
+                    if alone:
+                        conn.execute("ROLLBACK")
+                        return [(job, None, exc)]
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     if made_tenant:
@@ -340,16 +376,25 @@ class SqliteStore:
         except BaseException as exc:  # the commit itself failed: nothing was written
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            return
+            return [(job, None, exc) for job in batch]
         self._tenants |= new_tenants
+        return outcomes
+
+    @staticmethod
+    def _deliver(outcomes: list[Outcome]) -> None:
+        """Resolve the waiting callers, after COMMIT: one wake-up per event loop per batch."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
         for job, result, error in outcomes:
-            if error is None:
-                job.future.set_result(result)
-            else:
-                job.future.set_exception(error)
+            if job.afuture is not None:
+                by_loop.setdefault(job.afuture.get_loop(), []).append((job.afuture, result, error))
+            elif job.future is not None:
+                if error is None:
+                    job.future.set_result(result)
+                else:
+                    job.future.set_exception(error)
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle, items)
 
     def close(self) -> None:
         if self._closed:
