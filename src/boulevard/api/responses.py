@@ -5,12 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import Response as StarletteResponse
 
 from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest
 from boulevard.errors import NgsiLdError
 from boulevard.ngsild.context import CORE_CONTEXT_URL
+
+
+class Response(StarletteResponse):
+    """A Starlette-compatible response that sends its two ASGI messages directly
+    (no background tasks, no header re-parsing): the hot paths answer through it."""
+
+    def __init__(
+        self,
+        content: bytes | None = None,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.body = content or b""
+        raw = [] if status_code in (204, 304) else [(b"content-length", str(len(self.body)).encode())]
+        if media_type is not None and content is not None:
+            raw.append((b"content-type", media_type.encode()))
+        if headers:
+            raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        self.raw_headers = raw
+        self.background = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def json_response(

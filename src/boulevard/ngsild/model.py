@@ -149,8 +149,13 @@ def check_uri(value: Any, what: str) -> str:
     return value
 
 
+_VALID_NAMES: set[str] = set()  # names already checked: they recur in every payload
+
+
 def check_name(name: Any, what: str = "attribute name") -> str:
     """Names (4.6.2): a letter then letters, digits or '_'; or a (compact) IRI."""
+    if name.__class__ is str and name in _VALID_NAMES:
+        return str(name)
     if not isinstance(name, str) or not name:
         raise BadRequestData(f"invalid {what}: {name!r}")
     if ":" in name:
@@ -158,6 +163,8 @@ def check_name(name: Any, what: str = "attribute name") -> str:
             raise BadRequestData(f"invalid {what}: {name!r}")
     elif not _SHORT_NAME.match(name):
         raise BadRequestData(f"invalid {what}: {name!r}")
+    if len(_VALID_NAMES) < 50_000:
+        _VALID_NAMES.add(name)
     return name
 
 
@@ -241,10 +248,14 @@ def check_geometry(value: Any) -> dict[str, Any]:
     return value
 
 
+_GEOJSON_TYPES = GEOMETRY_TYPES | {"GeometryCollection"}
+
+
 def looks_like_geometry(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in (*GEOMETRY_TYPES, "GeometryCollection") and (
-        "coordinates" in value or "geometries" in value
-    )
+    if not isinstance(value, dict):
+        return False
+    gtype = value.get("type")
+    return gtype.__class__ is str and gtype in _GEOJSON_TYPES and ("coordinates" in value or "geometries" in value)
 
 
 # --- attributes -----------------------------------------------------------------
