@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import CORE_URL, USER_CTX_URL, Api, assert_problem, link
+from support import (
+    CORE_URL,
+    USER_CTX_URL,
+    Api,
+    FakeFetcher,
+    assert_problem,
+    close_api,
+    link,
+    make_app,
+    open_api,
+)
 
 DOC = {"@context": {"speed": "http://example.org/speed", "Car": "http://example.org/Car"}}
 
@@ -182,3 +194,26 @@ def test_inline_context_objects_are_kept_as_implicitly_created(api: Api) -> None
     # a plain URL reference is not an implicit context
     api.create({"id": "urn:ngsi-ld:Room:1", "type": "Room"}, headers={"Link": link(USER_CTX_URL)})
     assert len(api.get("/jsonldContexts", params={"kind": "ImplicitlyCreated"}).json()) == 1
+
+
+def test_hosted_contexts_survive_a_restart(tmp_path: Path, fetcher: FakeFetcher) -> None:
+    doc = {"@context": {"height": "http://example.org/height"}}
+    with asyncio.Runner() as runner:
+        app, settings = make_app(tmp_path, fetcher)
+        api, lifespan = open_api(runner, app, fetcher, settings)
+        kept = api.post("/jsonldContexts", json=doc).headers["Location"].rsplit("/", 1)[1]
+        gone = api.post("/jsonldContexts", json=doc).headers["Location"].rsplit("/", 1)[1]
+        assert api.delete(f"/jsonldContexts/{gone}").status_code == 204
+        close_api(api, lifespan)
+        app, settings = make_app(tmp_path, fetcher)  # same database file, a new process-worth of state
+        api, lifespan = open_api(runner, app, fetcher, settings)
+        try:
+            assert api.get(f"/jsonldContexts/{kept}").json() == doc
+            assert_problem(api.get(f"/jsonldContexts/{gone}"), 404, "ResourceNotFound")
+            url = api.get(f"/jsonldContexts/{kept}", params={"details": "true"}).json()["URL"]
+            created = api.create({"id": "urn:ngsi-ld:Tower:1", "type": "Tower", "height": 300},
+                                 headers={"Link": link(url)})
+            assert created.status_code == 201, created.text
+            assert "http://example.org/height" in api.entity("urn:ngsi-ld:Tower:1")
+        finally:
+            close_api(api, lifespan)

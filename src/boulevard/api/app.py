@@ -83,9 +83,11 @@ def create_app(settings: Settings | None = None, *, fetcher: Fetcher | None = No
     @asynccontextmanager
     async def lifespan(app: Router) -> AsyncIterator[None]:
         store = SqliteStore(cfg.db, synchronous=cfg.sync)
+        contexts = ContextCache(fetcher, base_url=cfg.base_url)
+        contexts.restore(store.load_contexts())
         app.state.services = Services(
             broker=Broker(store),
-            contexts=ContextCache(fetcher, base_url=cfg.base_url),
+            contexts=contexts,
             settings=cfg,
             started_at=time.monotonic(),
         )

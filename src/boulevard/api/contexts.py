@@ -45,7 +45,9 @@ async def add_context(request: Request) -> Response:
     for item in items:
         if isinstance(item, str) and not is_absolute_iri(item):
             raise BadRequestData(f"@context entry {item!r} is not a URL")
-    entry = svc.contexts.add_hosted(body, tenant_of(request))
+    entry = svc.contexts.new_hosted(body, tenant_of(request))
+    await svc.broker.store.save_context(entry.id, entry.tenant or "", body, entry.created_at)
+    svc.contexts.register(entry)  # only once it is on disk
     # the URLs a hosted context names become Cached contexts now (best effort:
     # an unreachable one is fetched again when a request first uses it)
     urls = [i for i in items if isinstance(i, str) and not is_core_url(i)]
@@ -106,5 +108,7 @@ async def delete_context(request: Request) -> Response:
             raise BadRequestData(f"only Cached @contexts can be reloaded, this one is {entry.kind}")
         await svc.contexts.reload_entry(entry)
         return empty_response(204)
+    if entry.kind == "Hosted":
+        await svc.broker.store.delete_context(entry.id)
     svc.contexts.delete_entry(entry)
     return empty_response(204)

@@ -255,11 +255,26 @@ class ContextCache:
     def hosted_url(self, local_id: str) -> str:
         return f"{self.base_url}/ngsi-ld/v1/jsonldContexts/{local_id}"
 
-    def add_hosted(self, body: Any, tenant: str = "") -> StoredContext:
+    def new_hosted(self, body: Any, tenant: str = "") -> StoredContext:
+        """A Hosted context, not yet registered (persist it, then ``register`` it)."""
         local_id = uuid.uuid4().hex
-        entry = StoredContext(local_id, self.hosted_url(local_id), "Hosted", body, _now(), tenant=tenant)
+        return StoredContext(local_id, self.hosted_url(local_id), "Hosted", body, _now(), tenant=tenant)
+
+    def register(self, entry: StoredContext) -> None:
         self._remember(entry)
+
+    def add_hosted(self, body: Any, tenant: str = "") -> StoredContext:
+        entry = self.new_hosted(body, tenant)
+        self.register(entry)
         return entry
+
+    def restore(self, rows: list[dict[str, Any]]) -> None:
+        """Register the Hosted contexts a store kept across restarts."""
+        for row in rows:
+            self._remember(
+                StoredContext(row["id"], self.hosted_url(row["id"]), "Hosted", row["body"], row["created_at"],
+                              tenant=row["tenant"])
+            )
 
     def _remember(self, entry: StoredContext) -> None:
         self._docs[entry.url] = entry

@@ -51,6 +51,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX entity_types_by_id ON entity_types (tenant, id);
     """,
+    # 3: Hosted @contexts (POST /jsonldContexts) survive restarts
+    """
+    CREATE TABLE contexts (
+        id         TEXT PRIMARY KEY,
+        tenant     TEXT NOT NULL,
+        body       BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -292,6 +301,23 @@ class SqliteStore:
         """One entity by id: a single statement, so no explicit read transaction."""
         self._check_tenant(tenant)
         return SqliteReader(self._reader_conn(), tenant).get(entity_id)
+
+    # -- hosted @contexts ----------------------------------------------------------
+    async def save_context(self, local_id: str, tenant: str, body: Any, created_at: str) -> None:
+        def job(w: SqliteWriter) -> None:
+            w.conn.execute(
+                "INSERT INTO contexts (id, tenant, body, created_at) VALUES (?, ?, ?, ?)",
+                (local_id, tenant, orjson.dumps(body), created_at),
+            )
+
+        await self.write(DEFAULT_TENANT, job)
+
+    async def delete_context(self, local_id: str) -> None:
+        await self.write(DEFAULT_TENANT, lambda w: w.conn.execute("DELETE FROM contexts WHERE id = ?", (local_id,)))
+
+    def load_contexts(self) -> list[dict[str, Any]]:
+        rows = self._reader_conn().execute("SELECT id, tenant, body, created_at FROM contexts").fetchall()
+        return [{"id": i, "tenant": t, "body": orjson.loads(b), "created_at": c} for i, t, b, c in rows]
 
     async def read_bulk(self, tenant: str, fn: Callable[[SqliteReader], T]) -> T:
         """Run a long read (scans) on a worker thread so the event loop stays free."""
