@@ -12,7 +12,6 @@ from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import Services, services
-from boulevard.broker.operations import Selection
 from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError
 from boulevard.ngsild import mutate
 from boulevard.ngsild.model import (
@@ -164,7 +163,7 @@ async def query_entities(request: Request) -> Response:
         raise BadRequestData("limit=0 is only allowed with count=true")
     opts = render_options(req)
     page, total = await svc.broker.query_entities(
-        req.tenant, Selection(sel.flt, sel.match), limit=limit, offset=offset, count=count
+        req.tenant, sel, limit=limit, offset=offset, count=count
     )
     body: Any = [shape(req, e, opts) for e in page]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
@@ -196,7 +195,7 @@ async def purge_entities(request: Request) -> Response:
         raise BadRequestData("purge needs a type, a non-system attribute, a q over one, a geo-query or local=true")
     await svc.broker.purge_entities(
         req.tenant,
-        Selection(sel.flt, sel.match),
+        sel,
         keep=None if keep is None else [req.tm.expand(k) for k in keep],
         drop=None if drop is None else [req.tm.expand(d) for d in drop],
     )

@@ -16,7 +16,8 @@ from typing import Any
 from boulevard.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
 from boulevard.ngsild import mutate
 from boulevard.ngsild.model import Entity, Instance, new_entity, now_iso
-from boulevard.storage.base import EntityFilter, Reader, Store, Writer
+from boulevard.ngsild.selection import EntitySelection
+from boulevard.storage.base import Reader, Store, Writer
 
 EntityMatcher = Callable[[Entity], bool]
 TypeGate = tuple[str, ...] | None  # expanded types: the entity must have one of them
@@ -48,14 +49,6 @@ class BatchItem:
     entity_id: str
     entity: Entity | None = None
     error: NgsiLdError | None = None
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which entities a query or purge is about."""
-
-    flt: EntityFilter = field(default_factory=EntityFilter)
-    match: EntityMatcher | None = None
 
 
 class Broker:
@@ -151,7 +144,7 @@ class Broker:
 
     # -- queries --------------------------------------------------------------
     async def query_entities(
-        self, tenant: str, sel: Selection, *, limit: int, offset: int, count: bool
+        self, tenant: str, sel: EntitySelection, *, limit: int, offset: int, count: bool
     ) -> tuple[list[Entity], int | None]:
         def job(r: Reader) -> tuple[list[Entity], int | None]:
             page: list[Entity] = []
@@ -169,7 +162,7 @@ class Broker:
         return await self.store.read(tenant, job)
 
     async def purge_entities(
-        self, tenant: str, sel: Selection, *, keep: list[str] | None = None, drop: list[str] | None = None
+        self, tenant: str, sel: EntitySelection, *, keep: list[str] | None = None, drop: list[str] | None = None
     ) -> int:
         """Delete matching entities, or only some of their attributes (keep/drop)."""
         now = now_iso()
