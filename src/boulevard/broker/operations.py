@@ -204,12 +204,6 @@ class Broker:
                     res.errors.append((item.entity_id, exc))
             return res
 
-        if not any(item.error is None for item in items) and not create_tenant:
-            res = BatchResult()
-            res.errors = [(i.entity_id, i.error) for i in items if i.error is not None]
-            if not self.store.tenant_exists(tenant):
-                return await self.store.write(tenant, job)
-            return res
         return await self.store.write(tenant, job, create_tenant=create_tenant)
 
     async def batch_create(self, tenant: str, items: list[BatchItem]) -> BatchResult:

@@ -312,8 +312,6 @@ def parse_instance(
     if atype is None:
         atype = infer_type(raw)
         if atype is None and not partial:
-            if nulls and not raw:
-                raise BadRequestData("attribute has neither a type nor a value member")
             raise BadRequestData("attribute has neither a type nor a value member")
     elif isinstance(atype, str):
         atype = TYPE_ALIASES.get(atype, atype)
