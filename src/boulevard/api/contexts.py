@@ -31,11 +31,12 @@ async def add_context(request: Request) -> Response:
     svc = services(request)
     check_params(dict(request.query_params), ())
     neg.check_content_type(request.headers.get("content-type"))
+    raw = await request.body()
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
-    check_depth(body)
+    check_depth(raw)
     if not isinstance(body, dict) or "@context" not in body:
         raise InvalidRequest("a @context document is a JSON object with an @context member")
     ctx = body["@context"]

@@ -42,7 +42,7 @@ class BatchResult:
         return not self.errors
 
 
-@dataclass
+@dataclass(slots=True)
 class BatchItem:
     """One entry of a batch body: the parsed entity, or why it was rejected."""
 

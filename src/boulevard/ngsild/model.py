@@ -51,6 +51,7 @@ VALUE_MEMBER = {
     "ListProperty": "valueList",
     "ListRelationship": "objectList",
 }
+_ATTRIBUTE_TYPE_SET = frozenset(ATTRIBUTE_TYPES)
 TYPE_ALIASES = {"VocabularyProperty": "VocabProperty"}
 INFER_ORDER = (
     ("object", "Relationship"),
@@ -83,6 +84,8 @@ CORE_MEMBERS = frozenset(
         "@context",
     }
 )
+# every member an instance can hold besides sub-attributes (stored form)
+INSTANCE_MEMBERS = CORE_MEMBERS | {"valueType", "entityIdSealed", "entityTypeSealed"}
 SYSTEM_MEMBERS = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
 ENTITY_RESERVED = frozenset({"id", "type", "@id", "@type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
 GEOMETRY_TYPES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
@@ -168,13 +171,21 @@ def check_name(name: Any, what: str = "attribute name") -> str:
     return name
 
 
+_VALID_DATETIMES: set[str] = set()  # observedAt values recur across a batch and a stream
+
+
 def check_datetime(value: Any, what: str) -> str:
+    if value.__class__ is str and value in _VALID_DATETIMES:
+        return str(value)
     if not isinstance(value, str) or not _DATETIME.match(value):
         raise BadRequestData(f"{what} must be an ISO 8601 UTC date-time ending in Z, got {value!r}")
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadRequestData(f"{what} is not a valid date-time: {value!r}") from exc
+    if len(_VALID_DATETIMES) >= 10_000:
+        _VALID_DATETIMES.clear()
+    _VALID_DATETIMES.add(value)
     return value
 
 
@@ -269,6 +280,11 @@ def infer_type(raw: dict[str, Any]) -> str | None:
 
 
 _VALUE_MEMBERS = frozenset(VALUE_MEMBER.values()) | {"unitCode", "objectType", "valueType"}
+# the keys an instance of each type may carry that need no per-key dispatch
+_PLAIN_KEYS = {
+    atype: members | {"type", "observedAt", "datasetId"} | SYSTEM_MEMBERS for atype, members in ALLOWED_MEMBERS.items()
+}
+_SCALARS = (str, int, float, bool)
 
 
 def _is_null_member(member: str, val: Any) -> bool:
@@ -289,6 +305,41 @@ def _contains_null(val: Any) -> bool:
     return False
 
 
+def _parse_members(
+    raw: dict[str, Any], atype: str | None, tm: TermMap, *, nulls: bool, name: str, merge: bool
+) -> Instance:
+    """The members and sub-attributes of an instance, one by one."""
+    inst: Instance = {}
+    if atype is not None:
+        inst["type"] = atype
+    allowed = ALLOWED_MEMBERS.get(atype) if atype else None
+    for key, val in raw.items():
+        if key == "type" or key in SYSTEM_MEMBERS:
+            continue
+        if key == "@context":
+            raise BadRequestData("an attribute cannot carry its own @context")
+        if key in OUTPUT_ONLY or key == "lang":
+            raise BadRequestData(f"{key} is output-only and cannot be written")
+        if key in SEALED:
+            if name != "ngsildproof":
+                raise BadRequestData(f"{key} may only appear in ngsildproof")
+            if not isinstance(val, str):
+                raise BadRequestData(f"{key} must be a string")
+            inst[key] = tm.expand(val) if key == "entityTypeSealed" else val
+            continue
+        if key in _VALUE_MEMBERS:
+            if allowed is not None and key not in allowed:
+                raise BadRequestData(f"a {atype} cannot have a {key!r} member")
+            inst[key] = val
+            continue
+        if key in ("observedAt", "datasetId"):
+            inst[key] = val
+            continue
+        check_name(key)
+        inst[tm.expand(key)] = parse_instance(val, tm, nulls=nulls, merge=merge)
+    return inst
+
+
 def parse_instance(
     raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False, name: str = "", merge: bool = False
 ) -> Instance:
@@ -306,10 +357,12 @@ def parse_instance(
         if not merge and _contains_null(raw):
             raise BadRequestData("NGSI-LD null is not allowed inside a value here")
         return {"type": "Property", "value": raw}
-    if looks_like_geometry(raw):
-        return {"type": "GeoProperty", "value": check_geometry(raw)}
     atype = raw.get("type")
-    if atype is None:
+    if atype.__class__ is str and atype in _ATTRIBUTE_TYPE_SET:
+        pass  # the usual normalized instance
+    elif looks_like_geometry(raw):
+        return {"type": "GeoProperty", "value": check_geometry(raw)}
+    elif atype is None:
         atype = infer_type(raw)
         if atype is None and not partial:
             raise BadRequestData("attribute has neither a type nor a value member")
@@ -319,47 +372,31 @@ def parse_instance(
             raise BadRequestData(f"unknown attribute type {atype!r}")
     else:
         raise BadRequestData("attribute type must be a string")
-    inst: Instance = {}
-    if atype is not None:
+    plain = _PLAIN_KEYS.get(atype) if atype is not None else None
+    keys = raw.keys()
+    if plain is not None and keys <= plain:
+        # the common case: only this type's own members, no sub-attributes; copy in one go
+        inst: Instance = {"type": atype, **raw} if keys.isdisjoint(SYSTEM_MEMBERS) else {
+            "type": atype, **{k: v for k, v in raw.items() if k not in SYSTEM_MEMBERS}
+        }
         inst["type"] = atype
-    allowed = ALLOWED_MEMBERS.get(atype) if atype else None
-    value_members = _VALUE_MEMBERS
-    for key, val in raw.items():
-        if key == "type" or key in SYSTEM_MEMBERS:
-            continue
-        if key == "@context":
-            raise BadRequestData("an attribute cannot carry its own @context")
-        if key in OUTPUT_ONLY or key == "lang":
-            raise BadRequestData(f"{key} is output-only and cannot be written")
-        if key in SEALED:
-            if name != "ngsildproof":
-                raise BadRequestData(f"{key} may only appear in ngsildproof")
-            if not isinstance(val, str):
-                raise BadRequestData(f"{key} must be a string")
-            inst[key] = tm.expand(val) if key == "entityTypeSealed" else val
-            continue
-        if key in value_members:
-            if allowed is not None and key not in allowed:
-                raise BadRequestData(f"a {atype} cannot have a {key!r} member")
-            inst[key] = val
-            continue
-        if key in ("observedAt", "datasetId"):
-            inst[key] = val
-            continue
-        check_name(key)
-        inst[tm.expand(key)] = parse_instance(val, tm, nulls=nulls, merge=merge)
+    else:
+        inst = _parse_members(raw, atype, tm, nulls=nulls, name=name, merge=merge)
     if "datasetId" in inst:
         if inst["datasetId"] == "@none":
             del inst["datasetId"]
         else:
             check_uri(inst["datasetId"], "datasetId")
-    for key in ("observedAt", "unitCode"):
-        if key in inst and (merge or nulls) and is_null(inst[key]):
-            inst[key] = None  # an update naming the member with NGSI-LD null removes it
-        elif key == "observedAt" and key in inst:
-            check_datetime(inst[key], "observedAt")
-        elif key in inst and not isinstance(inst[key], str):
-            raise BadRequestData(f"{key} must be a string")
+    if "observedAt" in inst:
+        if (merge or nulls) and is_null(inst["observedAt"]):
+            inst["observedAt"] = None  # an update naming the member with NGSI-LD null removes it
+        else:
+            check_datetime(inst["observedAt"], "observedAt")
+    if "unitCode" in inst:
+        if (merge or nulls) and is_null(inst["unitCode"]):
+            inst["unitCode"] = None
+        elif not isinstance(inst["unitCode"], str):
+            raise BadRequestData("unitCode must be a string")
     if "objectType" in inst:
         inst["objectType"] = [tm.expand(check_name(t, "objectType")) for t in _as_list(inst["objectType"])]
     if atype is None:
@@ -372,14 +409,16 @@ def parse_instance(
     val = inst[member]
     if val is None:
         raise BadRequestData(f"{atype} {member} must not be JSON null; NGSI-LD null is urn:ngsi-ld:null")
-    if _is_null_member(member, val):
+    scalar = val.__class__ in _SCALARS
+    if (val == NGSI_LD_NULL) if scalar else _is_null_member(member, val):
         if not nulls:
             raise BadRequestData(f"{atype} {member} must not be null")
         inst[member] = None
         return inst
-    if not merge and atype not in ("JsonProperty", "GeoProperty") and _contains_null(val):
+    if not scalar and not merge and atype not in ("JsonProperty", "GeoProperty") and _contains_null(val):
         raise BadRequestData("NGSI-LD null is not allowed inside a value here")
-    _check_value(atype, inst, tm)
+    if not scalar or atype != "Property":  # a scalar Property value needs no more checks
+        _check_value(atype, inst, tm)
     if name == "ngsildproof" and not isinstance(inst.get("value"), dict):
         raise BadRequestData("the ngsildproof value must be a proof object")
     return inst
@@ -458,12 +497,13 @@ def parse_attribute(
         instances = [parse_instance(x, tm, nulls=nulls, partial=partial, name=name, merge=merge) for x in raw]
     else:
         instances = [parse_instance(raw, tm, nulls=nulls, partial=partial, name=name, merge=merge)]
-    seen: set[str | None] = set()
-    for inst in instances:
-        ds = inst.get("datasetId")
-        if ds in seen:
-            raise BadRequestData(f"attribute {name} has two instances with datasetId {ds!r}")
-        seen.add(ds)
+    if len(instances) > 1:
+        seen: set[str | None] = set()
+        for inst in instances:
+            ds = inst.get("datasetId")
+            if ds in seen:
+                raise BadRequestData(f"attribute {name} has two instances with datasetId {ds!r}")
+            seen.add(ds)
     if name in CORE_GEO_ATTRS or iri in _CORE_GEO_IRIS:
         for inst in instances:
             if (inst.get("type") not in (None, "GeoProperty") or (
@@ -525,14 +565,16 @@ def parse_entity(
 def stamp(instances: list[Instance], now: str, created: str | None = None) -> None:
     """Set createdAt/modifiedAt on new instances and their sub-attributes."""
     for inst in instances:
-        for key in ("observedAt", "unitCode"):
-            if key in inst and inst[key] is None:
-                del inst[key]  # NGSI-LD null on a member of a new instance: just absent
+        if inst.get("observedAt", "") is None:
+            del inst["observedAt"]  # NGSI-LD null on a member of a new instance: just absent
+        if inst.get("unitCode", "") is None:
+            del inst["unitCode"]
         inst["createdAt"] = created or now
         inst["modifiedAt"] = now
-        for key, sub in inst.items():
-            if ":" in key and isinstance(sub, dict):
-                stamp([sub], now, sub.get("createdAt"))
+        if not inst.keys() <= INSTANCE_MEMBERS:  # sub-attributes (IRI keys) need their own stamps
+            for key, sub in inst.items():
+                if ":" in key and isinstance(sub, dict):
+                    stamp([sub], now, sub.get("createdAt"))
 
 
 def new_entity(parsed: Entity, now: str) -> Entity:
