@@ -39,6 +39,8 @@ def main() -> int:
     parser.add_argument("--rev", default=None, help="profile the broker of this git revision")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+    parser.add_argument("--gil", action="store_true",
+                        help="py-spy --gil: only the thread holding the GIL (where the CPU goes; waits excluded)")
     opts = parser.parse_args()
     console = Console(width=200)
     if not Path(opts.py_spy).exists():
@@ -73,6 +75,8 @@ def main() -> int:
                    "-f", "raw", "--threads", "-o", str(out)]
             if opts.native:
                 cmd.append("--native")
+            if opts.gil:
+                cmd.append("--gil")
             spy = subprocess.run(cmd, capture_output=True, text=True, check=False)
             thread.join()
             if spy.returncode != 0:
