@@ -64,6 +64,7 @@ ROUTES = [
     _r("/entityOperations/update", batch.batch_update, "POST"),
     _r("/entityOperations/merge", batch.batch_merge, "POST"),
     _r("/entityOperations/delete", batch.batch_delete, "POST"),
+    _r("/entityOperations/query", entities.query_entities_post, "POST"),
     _r("/jsonldContexts", contexts.add_context, "POST"),
     _r("/jsonldContexts", contexts.list_contexts, "GET"),
     _r("/jsonldContexts/{context_id:path}", contexts.serve_context, "GET"),

@@ -14,6 +14,7 @@ from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import Services, services
 from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError
 from boulevard.ngsild import mutate
+from boulevard.ngsild.geoquery import parse_geoquery
 from boulevard.ngsild.model import (
     ENTITY_RESERVED,
     VALUE_MEMBER,
@@ -27,7 +28,7 @@ from boulevard.ngsild.model import (
     parse_instance,
 )
 from boulevard.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, RenderOptions, render_entity
-from boulevard.ngsild.selection import SYSTEM_ATTRS, EntitySelection, build_selection
+from boulevard.ngsild.selection import SYSTEM_ATTRS, EntitySelection, build_selection, combine
 
 RETRIEVE_PARAMS = (
     "type", "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
@@ -126,6 +127,8 @@ def selection_of(req: NgsiRequest) -> EntitySelection:
         id_pattern=p.get("idPattern"),
         q=p.get("q"),
         attrs=req.list_param("attrs"),
+        geo=parse_geoquery(p.get("georel"), p.get("geometry"), p.get("coordinates"), p.get("geoproperty"), req.tm),
+        scope_q=p.get("scopeQ"),
     )
 
 
@@ -155,16 +158,87 @@ async def query_entities(request: Request) -> Response:
     p = req.params
     if not any(k in p for k in ("type", "id", "idPattern", "q", "attrs", "georel", "local", "scopeQ")):
         raise BadRequestData("query entities needs at least one of type, attrs, q, georel or local")
-    sel = selection_of(req)
+    return await _answer_query(svc, req, selection_of(req))
+
+
+QUERY_BODY_MEMBERS = frozenset({
+    "type", "entities", "attrs", "pick", "omit", "q", "geoQ", "scopeQ", "csf", "lang", "temporalQ", "@context",
+    "id", "local", "join", "joinLevel", "datasetId", "containedBy",
+})
+POST_QUERY_PARAMS = ("limit", "offset", "count", "options", "format", "local", "lang", "geometryProperty", "csf")
+
+
+async def query_entities_post(request: Request) -> Response:
+    """POST /entityOperations/query (clause 5.7.2 with a Query body, 5.2.23)."""
+    svc = services(request)
+    req = await read_request(
+        request, svc.contexts, allowed_params=POST_QUERY_PARAMS, body=True, available=neg.ENTITY_MEDIA
+    )
+    body = req.body
+    if not isinstance(body, dict):
+        raise BadRequestData("the body of a query must be a Query object")
+    if body.get("type") != "Query":
+        raise BadRequestData("a Query body has type 'Query'")
+    unknown = set(body) - QUERY_BODY_MEMBERS
+    if unknown:
+        raise BadRequestData(f"unknown members in the Query: {', '.join(sorted(unknown))}")
+    selectors = body.get("entities")
+    if selectors is not None and (not isinstance(selectors, list) or not all(isinstance(x, dict) for x in selectors)):
+        raise BadRequestData("entities must be an array of entity selectors")
+    geo = body.get("geoQ")
+    if geo is not None and not isinstance(geo, dict):
+        raise BadRequestData("geoQ must be an object")
+    params = dict(req.params)
+    for name in ("attrs", "pick", "omit"):
+        if name in body:
+            params[name] = _text_list(body[name], name)
+    for name in ("q", "scopeQ", "lang", "csf"):
+        if name in body:
+            if not isinstance(body[name], str):
+                raise BadRequestData(f"{name} must be a string")
+            params[name] = body[name]
+    if not selectors and not any(k in params for k in ("q", "attrs", "scopeQ")) and geo is None:
+        raise BadRequestData("a Query needs entities, attrs, q, geoQ or scopeQ")
+    req.params = params
+    shared = build_selection(
+        req.tm,
+        q=params.get("q"),
+        attrs=req.list_param("attrs"),
+        scope_q=params.get("scopeQ"),
+        geo=None if geo is None else parse_geoquery(
+            geo.get("georel"), geo.get("geometry"), geo.get("coordinates"), geo.get("geoproperty"), req.tm
+        ),
+    )
+    alternatives = []
+    for sel in selectors or []:
+        if "id" not in sel and "idPattern" not in sel and "type" not in sel:
+            raise BadRequestData("an entity selector needs an id, an idPattern or a type")
+        for member in ("id", "idPattern", "type"):
+            if member in sel and not isinstance(sel[member], str):
+                raise BadRequestData(f"entity selector {member} must be a string")
+        alternatives.append(build_selection(
+            req.tm, type_expr=sel.get("type"), ids=[sel["id"]] if "id" in sel else None, id_pattern=sel.get("idPattern")
+        ))
+    return await _answer_query(svc, req, combine(shared, alternatives))
+
+
+def _text_list(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    raise BadRequestData(f"{name} must be an array of strings")
+
+
+async def _answer_query(svc: Services, req: NgsiRequest, sel: EntitySelection) -> Response:
+    p = req.params
     limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
     offset = parse_int(p, "offset", 0)
     count = req.bool_param("count")
     if limit == 0 and not count:
         raise BadRequestData("limit=0 is only allowed with count=true")
     opts = render_options(req)
-    page, total = await svc.broker.query_entities(
-        req.tenant, sel, limit=limit, offset=offset, count=count
-    )
+    page, total = await svc.broker.query_entities(req.tenant, sel, limit=limit, offset=offset, count=count)
     body: Any = [shape(req, e, opts) for e in page]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     if req.accept == neg.GEO_JSON:

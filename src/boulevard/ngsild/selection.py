@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from boulevard.errors import BadRequestData
 from boulevard.ngsild import qlang
 from boulevard.ngsild.context import TermMap
+from boulevard.ngsild.geoquery import GeoQuery
 from boulevard.ngsild.model import Entity, check_uri
 from boulevard.storage.base import EntityFilter
 
@@ -100,6 +101,8 @@ def build_selection(
     id_pattern: str | None = None,
     q: str | None = None,
     attrs: list[str] | None = None,
+    geo: GeoQuery | None = None,
+    scope_q: str | None = None,
 ) -> EntitySelection:
     matchers: list[Callable[[Entity], bool]] = []
     types: tuple[str, ...] | None = None
@@ -129,6 +132,13 @@ def build_selection(
         if wanted:
             narrows = True
             matchers.append(lambda e: any(a in e["attrs"] for a in wanted))
+    if geo is not None:
+        narrows = True
+        matchers.append(geo.matches)
+    if scope_q is not None:
+        scope_match = parse_scope_query(scope_q)
+        narrows = True
+        matchers.append(lambda e: scope_match(e.get("scope") or []))
     flt = EntityFilter(types=types, ids=tuple(ids) if ids else None, id_pattern=id_pattern)
     match = None
     if matchers:
@@ -136,7 +146,117 @@ def build_selection(
     return EntitySelection(flt, match, narrows)
 
 
+def filter_matcher(flt: EntityFilter) -> Callable[[Entity], bool]:
+    """The storage pre-filter, evaluated in memory (to OR several selectors)."""
+    types = frozenset(flt.types) if flt.types else None
+    ids = frozenset(flt.ids) if flt.ids else None
+    rx = re.compile(flt.id_pattern) if flt.id_pattern else None
+
+    def match(e: Entity) -> bool:
+        return (
+            (types is None or not types.isdisjoint(e["type"]))
+            and (ids is None or e["id"] in ids)
+            and (rx is None or rx.search(e["id"]) is not None)
+        )
+
+    return match
+
+
+def combine(shared: EntitySelection, alternatives: list[EntitySelection]) -> EntitySelection:
+    """``shared`` AND (any of ``alternatives``): POST query's several entity selectors."""
+    if not alternatives:
+        return shared
+    if len(alternatives) == 1:
+        alt = alternatives[0]
+        flt = alt.flt
+        alt_match: Callable[[Entity], bool] | None = alt.match
+    else:
+        types: set[str] | None = set()
+        for a in alternatives:
+            if a.flt.types is None or types is None:
+                types = None
+            else:
+                types.update(a.flt.types)
+        flt = EntityFilter(types=tuple(sorted(types)) if types else None)
+        tests = [(filter_matcher(a.flt), a.match) for a in alternatives]
+        alt_match = lambda e: any(f(e) and (m is None or m(e)) for f, m in tests)  # noqa: E731
+    parts = [m for m in (alt_match, shared.match) if m is not None]
+    match = None if not parts else parts[0] if len(parts) == 1 else (lambda e: all(m(e) for m in parts))
+    return EntitySelection(flt, match, shared.narrows or any(a.narrows for a in alternatives))
+
+
 def _names_non_system(node: qlang.Node) -> bool:
     if isinstance(node, (qlang.And, qlang.Or)):
         return any(_names_non_system(t) for t in node.terms)
     return node.path.attr not in SYSTEM_ATTRS
+
+
+# --- scopeQ (4.19) --------------------------------------------------------------------
+ScopeExpr = Callable[[list[str]], bool]
+_SCOPE_TERM = re.compile(r"^/(#|[^\W\d_]\w*(/[^\W\d_]\w*)*(/\+|/#)?|\+)$")
+
+
+def _scope_term(term: str) -> ScopeExpr:
+    """One scope pattern: '/a/b' exactly, '/a/+' one level below, '/a/#' it and below, '/#' any."""
+    if not _SCOPE_TERM.match(term):
+        raise BadRequestData(f"invalid scope in scopeQ: {term!r}")
+    if term == "/#":
+        return lambda scopes: bool(scopes)
+    if term.endswith("/#"):
+        base = term[:-2]
+        return lambda scopes: any(s == base or s.startswith(base + "/") for s in scopes)
+    if term.endswith("+"):
+        base = term[:-1]  # keeps the trailing '/'
+        return lambda scopes: any(s.startswith(base) and "/" not in s[len(base):] and s != base for s in scopes)
+    return lambda scopes: term in scopes
+
+
+def parse_scope_query(text: str) -> ScopeExpr:
+    """scopeQ: scope patterns joined by ';' (and), ',' or '|' (or), with parentheses."""
+    tokens = re.findall(r"[(),;|]|[^(),;|]+", text.replace(" ", ""))
+    if not tokens:
+        raise BadRequestData("scopeQ must not be empty")
+    pos = 0
+
+    def expr() -> ScopeExpr:
+        nonlocal pos
+        terms = [conj()]
+        while pos < len(tokens) and tokens[pos] in (",", "|"):
+            pos += 1
+            terms.append(conj())
+        if len(terms) == 1:
+            return terms[0]
+        alts = tuple(terms)
+        return lambda scopes: any(f(scopes) for f in alts)
+
+    def conj() -> ScopeExpr:
+        nonlocal pos
+        terms = [atom()]
+        while pos < len(tokens) and tokens[pos] == ";":
+            pos += 1
+            terms.append(atom())
+        if len(terms) == 1:
+            return terms[0]
+        parts = tuple(terms)
+        return lambda scopes: all(f(scopes) for f in parts)
+
+    def atom() -> ScopeExpr:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise BadRequestData(f"invalid scopeQ {text!r}")
+        tok = tokens[pos]
+        pos += 1
+        if tok == "(":
+            inner = expr()
+            if pos >= len(tokens) or tokens[pos] != ")":
+                raise BadRequestData(f"unbalanced parentheses in scopeQ {text!r}")
+            pos += 1
+            return inner
+        if tok in "),;|":
+            raise BadRequestData(f"invalid scopeQ {text!r}")
+        return _scope_term(tok)
+
+    matcher = expr()
+    if pos != len(tokens):
+        raise BadRequestData(f"invalid scopeQ {text!r}")
+    return matcher

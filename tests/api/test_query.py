@@ -1,0 +1,108 @@
+"""Query entities beyond type and q: geo-queries, scopeQ, and POST /entityOperations/query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support import Api, assert_problem
+
+
+def spot(n: int, lon: float, lat: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:ParkingSpot:{n}",
+        "type": "ParkingSpot",
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}},
+        **extra,
+    }
+
+
+def _ids(resp: Any) -> list[str]:
+    assert resp.status_code == 200, resp.text
+    return sorted(e["id"] for e in resp.json())
+
+
+def _load(api: Api) -> None:
+    api.create(spot(1, -3.7000, 40.4100, scope="/Madrid/Centro", status="free"))  # the reference
+    api.create(spot(2, -3.7050, 40.4100, scope="/Madrid/Centro/Sol", status="occupied"))  # ~423 m west
+    api.create(spot(3, -3.7500, 40.4100, scope="/Madrid/Retiro", status="free"))  # ~4.2 km west
+    api.create({"id": "urn:ngsi-ld:Device:1", "type": "Device", "status": "free"})  # no location
+
+
+def test_near_max_and_min_distance(api: Api) -> None:
+    _load(api)
+    near = {"type": "ParkingSpot", "georel": "near;maxDistance==1000", "geometry": "Point",
+            "coordinates": "[-3.7,40.41]"}
+    assert _ids(api.get("/entities", params=near)) == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2"]
+    far = dict(near, georel="near;minDistance==1000")
+    assert _ids(api.get("/entities", params=far)) == ["urn:ngsi-ld:ParkingSpot:3"]
+
+
+def test_within_polygon_and_geoquery_without_type(api: Api) -> None:
+    _load(api)
+    box = "[[[-3.71,40.40],[-3.69,40.40],[-3.69,40.42],[-3.71,40.42],[-3.71,40.40]]]"
+    resp = api.get("/entities", params={"georel": "within", "geometry": "Polygon", "coordinates": box})
+    assert _ids(resp) == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2"]
+
+
+def test_bad_geoqueries_are_bad_request_data(api: Api) -> None:
+    for params in (
+        {"type": "ParkingSpot", "georel": "near;maxDistance==0", "geometry": "Point", "coordinates": "[1,2]"},
+        {"type": "ParkingSpot", "georel": "near", "geometry": "Point", "coordinates": "[1,2]"},
+        {"type": "ParkingSpot", "georel": "touches", "geometry": "Point", "coordinates": "[1,2]"},
+        {"type": "ParkingSpot", "georel": "within", "geometry": "Point"},
+        {"type": "ParkingSpot", "georel": "within", "geometry": "Polygon", "coordinates": "[1,2]"},
+    ):
+        assert_problem(api.get("/entities", params=params), 400, "BadRequestData")
+
+
+def test_scope_query(api: Api) -> None:
+    _load(api)
+
+    def q(expr: str) -> list[str]:
+        return _ids(api.get("/entities", params={"type": "ParkingSpot", "scopeQ": expr}))
+
+    assert q("/Madrid/Centro") == ["urn:ngsi-ld:ParkingSpot:1"]
+    assert q("/Madrid/Centro/#") == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2"]
+    assert q("/Madrid/+") == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:3"]
+    assert q("/#") == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2", "urn:ngsi-ld:ParkingSpot:3"]
+    assert q("/Madrid/Retiro,/Madrid/Centro") == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:3"]
+    assert q("(/Madrid/Retiro;/Madrid/Centro)") == []
+    assert_problem(api.get("/entities", params={"type": "ParkingSpot", "scopeQ": "Madrid"}), 400, "BadRequestData")
+    assert_problem(api.get("/entities", params={"type": "ParkingSpot", "scopeQ": "(/a"}), 400, "BadRequestData")
+
+
+def test_post_query_matches_the_get_query(api: Api) -> None:
+    _load(api)
+    body = {"type": "Query", "entities": [{"type": "ParkingSpot"}], "q": "status==\"free\"",
+            "geoQ": {"georel": "near;maxDistance==10000", "geometry": "Point", "coordinates": [-3.7, 40.41]}}
+    resp = api.post("/entityOperations/query", json=body, params={"count": "true"})
+    assert _ids(resp) == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:3"]
+    assert resp.headers["ngsild-results-count"] == "2"
+    get = api.get("/entities", params={"type": "ParkingSpot", "q": "status==\"free\"", "georel":
+                  "near;maxDistance==10000", "geometry": "Point", "coordinates": "[-3.7,40.41]"})
+    assert _ids(get) == _ids(resp)
+
+
+def test_post_query_ors_its_entity_selectors(api: Api) -> None:
+    _load(api)
+    body = {"type": "Query", "entities": [{"id": "urn:ngsi-ld:ParkingSpot:2", "type": "ParkingSpot"},
+                                          {"type": "Device"}]}
+    assert _ids(api.post("/entityOperations/query", json=body)) == [
+        "urn:ngsi-ld:Device:1", "urn:ngsi-ld:ParkingSpot:2"]
+    body = {"type": "Query", "entities": [{"idPattern": ".*:[13]$", "type": "ParkingSpot"}], "attrs": ["status"]}
+    got = api.post("/entityOperations/query", json=body).json()
+    assert sorted(e["id"] for e in got) == ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:3"]
+    assert all("location" not in e and "status" in e for e in got)
+
+
+def test_post_query_bad_bodies(api: Api) -> None:
+    for body in (
+        [],
+        {"entities": [{"type": "ParkingSpot"}]},  # no type: Query
+        {"type": "Query"},  # selects nothing
+        {"type": "Query", "entities": {"type": "ParkingSpot"}},
+        {"type": "Query", "entities": [{"type": "ParkingSpot"}], "geoQ": {"georel": "near"}},
+        {"type": "Query", "entities": [{"type": "ParkingSpot"}], "bogus": 1},
+        {"type": "Query", "entities": [{}]},
+    ):
+        assert_problem(api.post("/entityOperations/query", json=body), 400, "BadRequestData")
