@@ -106,3 +106,27 @@ def test_post_query_bad_bodies(api: Api) -> None:
         {"type": "Query", "entities": [{}]},
     ):
         assert_problem(api.post("/entityOperations/query", json=body), 400, "BadRequestData")
+
+
+def test_post_query_selector_rules(api: Api) -> None:
+    _load(api)
+    # an id array selects every named entity; id wins over idPattern
+    body = {"type": "Query", "entities": [{"type": "ParkingSpot", "idPattern": ".*:3$",
+                                           "id": ["urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2"]}]}
+    assert _ids(api.post("/entityOperations/query", json=body)) == [
+        "urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2"]
+    for bad in ({"id": "urn:ngsi-ld:ParkingSpot:1"}, {"type": "ParkingSpot", "id": []}):
+        resp = api.post("/entityOperations/query", json={"type": "Query", "entities": [bad]})
+        assert_problem(resp, 400, "BadRequestData")
+    for extra in ({"attrs": []}, {"joinLevel": 0}, {"temporalQ": {"timerel": "after"}}):
+        body = {"type": "Query", "entities": [{"type": "ParkingSpot"}], **extra}
+        assert_problem(api.post("/entityOperations/query", json=body), 400, "BadRequestData")
+
+
+def test_geometry_property_needs_geojson(api: Api) -> None:
+    _load(api)
+    params = {"type": "ParkingSpot", "geometryProperty": "location"}
+    assert_problem(api.get("/entities", params=params), 400, "BadRequestData")
+    resp = api.get("/entities", params=params, headers={"Accept": "application/geo+json"})
+    assert resp.status_code == 200
+    assert resp.json()["type"] == "FeatureCollection"

@@ -71,6 +71,8 @@ def render_options(req: NgsiRequest) -> RenderOptions:
             raise BadRequestData(f"unknown option {o!r}")
     if fmt is not None and fmt not in ("keyValues", "simplified", "concise", "normalized"):
         raise BadRequestData(f"unknown format {fmt!r}")
+    if "geometryProperty" in req.params and req.accept != neg.GEO_JSON:
+        raise BadRequestData("geometryProperty only applies to GeoJSON (Accept: application/geo+json)")
     chosen = fmt or next((o for o in ("keyValues", "simplified", "concise", "normalized") if o in opts), None)
     if chosen in ("keyValues", "simplified"):
         form = KEY_VALUES
@@ -189,9 +191,15 @@ async def query_entities_post(request: Request) -> Response:
     if geo is not None and not isinstance(geo, dict):
         raise BadRequestData("geoQ must be an object")
     params = dict(req.params)
+    if "temporalQ" in body:
+        raise BadRequestData("temporalQ belongs to the temporal query (/temporal/entityOperations/query)")
+    if "joinLevel" in body and (not isinstance(body["joinLevel"], int) or body["joinLevel"] < 1):
+        raise BadRequestData("joinLevel must be a positive integer")
     for name in ("attrs", "pick", "omit"):
         if name in body:
             params[name] = _text_list(body[name], name)
+            if not params[name]:
+                raise BadRequestData(f"{name} must not be empty")
     for name in ("q", "scopeQ", "lang", "csf"):
         if name in body:
             if not isinstance(body[name], str):
@@ -211,13 +219,19 @@ async def query_entities_post(request: Request) -> Response:
     )
     alternatives = []
     for sel in selectors or []:
-        if "id" not in sel and "idPattern" not in sel and "type" not in sel:
-            raise BadRequestData("an entity selector needs an id, an idPattern or a type")
-        for member in ("id", "idPattern", "type"):
-            if member in sel and not isinstance(sel[member], str):
-                raise BadRequestData(f"entity selector {member} must be a string")
+        # EntitySelector (5.2.33): type is mandatory; id (one or several) wins over idPattern
+        if not isinstance(sel.get("type"), str):
+            raise BadRequestData("an entity selector needs a type")
+        ids = sel.get("id")
+        if ids is not None:
+            ids = [ids] if isinstance(ids, str) else ids
+            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+                raise BadRequestData("entity selector id must be a URI or an array of URIs")
+        pattern = sel.get("idPattern")
+        if pattern is not None and not isinstance(pattern, str):
+            raise BadRequestData("entity selector idPattern must be a string")
         alternatives.append(build_selection(
-            req.tm, type_expr=sel.get("type"), ids=[sel["id"]] if "id" in sel else None, id_pattern=sel.get("idPattern")
+            req.tm, type_expr=sel["type"], ids=ids, id_pattern=None if ids is not None else pattern
         ))
     return await _answer_query(svc, req, combine(shared, alternatives))
 
