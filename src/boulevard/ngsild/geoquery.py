@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from boulevard.errors import BadRequestData
 from boulevard.ngsild.context import TermMap
 from boulevard.ngsild.model import Entity, check_geometry, check_name
+from boulevard.storage.base import GeoBox
 
 EARTH_RADIUS_M = 6_371_008.8
 SEGMENT_DEGREES = 0.05  # longest edge kept straight when projecting (about 5.5 km)
@@ -49,6 +50,24 @@ class GeoQuery:
     geoproperty: str  # expanded IRI of the target GeoProperty
     max_distance: float | None = None  # metres, near only
     min_distance: float | None = None
+
+    def box(self) -> GeoBox | None:
+        """A bounding box every match meets, for the spatial index; None when there is none."""
+        if self.relation == "disjoint" or self.min_distance is not None:
+            return None  # matches lie outside the reference: nothing to bound
+        min_lon, min_lat, max_lon, max_lat = self.reference.bounds
+        if self.max_distance is not None:
+            dlat = math.degrees(self.max_distance / EARTH_RADIUS_M)
+            min_lat, max_lat = min_lat - dlat, max_lat + dlat
+            widest = max(abs(min_lat), abs(max_lat))
+            if widest >= 89.0:
+                min_lon, max_lon = -180.0, 180.0
+            else:
+                dlon = dlat / math.cos(math.radians(widest))
+                min_lon, max_lon = min_lon - dlon, max_lon + dlon
+                if min_lon < -180.0 or max_lon > 180.0:
+                    min_lon, max_lon = -180.0, 180.0  # crosses the antimeridian: do not bound longitude
+        return GeoBox(self.geoproperty, min_lon, min_lat, max_lon, max_lat)
 
     def matches(self, entity: Entity) -> bool:
         """True when any instance of the target GeoProperty satisfies the relation."""

@@ -139,7 +139,9 @@ def build_selection(
         scope_match = parse_scope_query(scope_q)
         narrows = True
         matchers.append(lambda e: scope_match(e.get("scope") or []))
-    flt = EntityFilter(types=types, ids=tuple(ids) if ids else None, id_pattern=id_pattern)
+    flt = EntityFilter(
+        types=types, ids=tuple(ids) if ids else None, id_pattern=id_pattern, geo=None if geo is None else geo.box()
+    )
     match = None
     if matchers:
         match = matchers[0] if len(matchers) == 1 else (lambda e: all(m(e) for m in matchers))

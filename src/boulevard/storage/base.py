@@ -19,12 +19,24 @@ DEFAULT_TENANT = ""
 
 
 @dataclass(frozen=True)
+class GeoBox:
+    """Entities whose GeoProperty ``attr`` has a bounding box meeting this one (degrees)."""
+
+    attr: str  # expanded IRI
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+
+@dataclass(frozen=True)
 class EntityFilter:
     """A storage-level pre-selection; the broker refines it in memory."""
 
     types: tuple[str, ...] | None = None  # expanded IRIs, any of
     ids: tuple[str, ...] | None = None
     id_pattern: str | None = None
+    geo: GeoBox | None = None  # a spatial-index pre-filter (a superset of the geo-query's matches)
 
 
 class Reader(Protocol):

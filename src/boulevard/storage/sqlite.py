@@ -60,7 +60,20 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 4: a spatial index of every GeoProperty instance (bounding boxes; exact tests in memory)
+    """
+    CREATE TABLE geo_entries (
+        rid    INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        attr   TEXT NOT NULL
+    );
+    CREATE INDEX geo_entries_by_id ON geo_entries (tenant, id);
+    CREATE VIRTUAL TABLE geo_boxes USING rtree(rid, min_lon, max_lon, min_lat, max_lat);
+    """,
 )
+# migrations that also rewrite data: run after the schema step of the same number
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
 
 def _connect(path: str, *, writer: bool, synchronous: str) -> sqlite3.Connection:
@@ -99,6 +112,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
             for stmt in script.split(";"):
                 if stmt.strip():
                     conn.execute(stmt)
+            if number in BACKFILLS:
+                BACKFILLS[number](conn)
             conn.execute(f"PRAGMA user_version={number}")
             conn.execute("COMMIT")
         except BaseException:
@@ -107,24 +122,114 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[Any]]:
-    params: list[Any] = [tenant]
-    if flt.types:
-        marks = ",".join("?" * len(flt.types))
-        sql = (
-            f"SELECT {what} FROM entities e WHERE e.tenant = ? AND e.id IN "
-            f"(SELECT id FROM entity_types WHERE tenant = ? AND type IN ({marks}))"
+    """SQL selecting the filter's entities as ``e``, in id order when ``what`` is not a count.
+
+    One type: walk that type's index rows in id order (LIMIT stops early). Several:
+    walk entities in id order with an index probe per row. A geo box starts from the
+    R*Tree instead, which is the most selective.
+    """
+    params: list[Any] = []
+    where: list[str] = []
+    if flt.geo is not None:
+        g = flt.geo
+        source = (
+            "entities e JOIN (SELECT DISTINCT ge.id FROM geo_boxes gb JOIN geo_entries ge ON ge.rid = gb.rid"
+            " WHERE gb.min_lon <= ? AND gb.max_lon >= ? AND gb.min_lat <= ? AND gb.max_lat >= ?"
+            " AND ge.tenant = ? AND ge.attr = ?) hit ON e.id = hit.id"
         )
+        params += [g.max_lon, g.min_lon, g.max_lat, g.min_lat, tenant, g.attr]
+        where.append("e.tenant = ?")
         params.append(tenant)
-        params.extend(flt.types)
+        if flt.types:
+            where.append(
+                f"EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = e.tenant AND t.id = e.id"
+                f" AND t.type IN ({','.join('?' * len(flt.types))}))"
+            )
+            params += flt.types
+    elif flt.types and len(flt.types) == 1:
+        source = "entity_types t JOIN entities e ON e.tenant = t.tenant AND e.id = t.id"
+        where += ["t.tenant = ?", "t.type = ?"]
+        params += [tenant, flt.types[0]]
     else:
-        sql = f"SELECT {what} FROM entities e WHERE e.tenant = ?"
+        source = "entities e"
+        where.append("e.tenant = ?")
+        params.append(tenant)
+        if flt.types:
+            where.append(
+                f"EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = e.tenant AND t.id = e.id"
+                f" AND t.type IN ({','.join('?' * len(flt.types))}))"
+            )
+            params += flt.types
     if flt.ids:
-        sql += f" AND e.id IN ({','.join('?' * len(flt.ids))})"
-        params.extend(flt.ids)
+        where.append(f"e.id IN ({','.join('?' * len(flt.ids))})")
+        params += flt.ids
     if flt.id_pattern:
-        sql += " AND regexp(?, e.id)"
+        where.append("regexp(?, e.id)")
         params.append(flt.id_pattern)
+    sql = f"SELECT {what} FROM {source} WHERE {' AND '.join(where)}"
+    if not what.startswith("count("):
+        sql += " ORDER BY e.id"
     return sql, params
+
+
+# --- the spatial index ---------------------------------------------------------------------
+def _bounds(coords: Any) -> tuple[float, float, float, float] | None:
+    """(min_lon, min_lat, max_lon, max_lat) of GeoJSON coordinates, any nesting."""
+    xs: list[float] = []
+    ys: list[float] = []
+    stack = [coords]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, list) and c and isinstance(c[0], (int, float)) and not isinstance(c[0], bool):
+            if len(c) >= 2 and isinstance(c[1], (int, float)):
+                xs.append(float(c[0]))
+                ys.append(float(c[1]))
+        elif isinstance(c, list):
+            stack.extend(c)
+    if not xs:
+        return None
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def geo_rows(entity: Entity) -> list[tuple[str, float, float, float, float]]:
+    """(attr, min_lon, min_lat, max_lon, max_lat) for every GeoProperty instance of an entity."""
+    rows = []
+    for attr, instances in entity["attrs"].items():
+        for inst in instances:
+            value = inst.get("value")
+            if inst.get("type") == "GeoProperty" and isinstance(value, dict):
+                box = _bounds(value.get("coordinates"))
+                if box is not None:
+                    rows.append((attr, *box))
+    return rows
+
+
+def _index_geo(conn: sqlite3.Connection, tenant: str, entities: list[Entity]) -> None:
+    for e in entities:
+        for attr, min_lon, min_lat, max_lon, max_lat in geo_rows(e):
+            rid = conn.execute(
+                "INSERT INTO geo_entries (tenant, id, attr) VALUES (?, ?, ?)", (tenant, e["id"], attr)
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO geo_boxes (rid, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)",
+                (rid, min_lon, max_lon, min_lat, max_lat),
+            )
+
+
+def _unindex_geo(conn: sqlite3.Connection, tenant: str, entity_id: str) -> None:
+    rids = [r[0] for r in conn.execute("SELECT rid FROM geo_entries WHERE tenant = ? AND id = ?", (tenant, entity_id))]
+    if rids:
+        marks = ",".join("?" * len(rids))
+        conn.execute(f"DELETE FROM geo_boxes WHERE rid IN ({marks})", rids)
+        conn.execute(f"DELETE FROM geo_entries WHERE rid IN ({marks})", rids)
+
+
+def _backfill_geo(conn: sqlite3.Connection) -> None:
+    for tenant, doc in conn.execute("SELECT tenant, doc FROM entities").fetchall():
+        _index_geo(conn, tenant, [orjson.loads(doc)])
+
+
+BACKFILLS[4] = _backfill_geo
 
 
 ROWS_PER_INSERT = 100
@@ -168,7 +273,7 @@ class SqliteReader:
 
     def scan(self, flt: EntityFilter) -> Iterator[Entity]:
         sql, params = _filter_sql(self.tenant, flt, "e.doc")
-        for (doc,) in self.conn.execute(sql + " ORDER BY e.id", params):
+        for (doc,) in self.conn.execute(sql, params):
             yield orjson.loads(doc)
 
     def count(self, flt: EntityFilter) -> int:
@@ -185,6 +290,7 @@ class SqliteWriter(SqliteReader):
         if cur.rowcount == 0:
             return False
         self._set_types(entity, new=True)
+        _index_geo(self.conn, self.tenant, [entity])
         return True
 
     def insert_many(self, entities: list[Entity]) -> None:
@@ -197,6 +303,7 @@ class SqliteWriter(SqliteReader):
             self.conn, "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES ",
             [(tenant, t, e["id"]) for e in entities for t in e["type"]],
         )
+        _index_geo(self.conn, tenant, entities)
 
     def existing_ids(self, entity_ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -215,6 +322,8 @@ class SqliteWriter(SqliteReader):
             (orjson.dumps(entity), self.tenant, entity["id"]),
         )
         self._set_types(entity, new=False)
+        _unindex_geo(self.conn, self.tenant, entity["id"])
+        _index_geo(self.conn, self.tenant, [entity])
 
     def _set_types(self, entity: Entity, *, new: bool) -> None:
         if not new:
@@ -233,6 +342,7 @@ class SqliteWriter(SqliteReader):
     def delete(self, entity_id: str) -> bool:
         cur = self.conn.execute("DELETE FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id))
         self.conn.execute("DELETE FROM entity_types WHERE tenant = ? AND id = ?", (self.tenant, entity_id))
+        _unindex_geo(self.conn, self.tenant, entity_id)
         return cur.rowcount > 0
 
 

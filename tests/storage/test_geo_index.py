@@ -1,0 +1,126 @@
+"""The spatial index: kept in step with every write, backfilled on migration, a superset pre-filter."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from boulevard.ngsild.context import ContextCache, TermMap
+from boulevard.ngsild.geoquery import parse_geoquery
+from boulevard.storage.base import EntityFilter, GeoBox
+from boulevard.storage.sqlite import MIGRATIONS, SqliteStore, SqliteWriter
+
+LOC = "https://uri.etsi.org/ngsi-ld/location"
+SPACE = "https://uri.etsi.org/ngsi-ld/observationSpace"
+
+
+def ent(n: int, lon: float, lat: float, attr: str = LOC, types: tuple[str, ...] = ("T",)) -> dict[str, Any]:
+    point = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}}
+    return {"id": f"urn:ngsi-ld:E:{n}", "type": list(types), "createdAt": "x", "modifiedAt": "x",
+            "attrs": {attr: [point]}}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(str(tmp_path / "geo.db"), synchronous="NORMAL")
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="module")
+def tm() -> TermMap:
+    return asyncio.run(ContextCache().term_map(None))
+
+
+def in_box(store: SqliteStore, box: GeoBox, types: tuple[str, ...] | None = None) -> list[str]:
+    flt = EntityFilter(types=types, geo=box)
+    return store.read_sync("", lambda r: [e["id"] for e in r.scan(flt)])
+
+
+def test_index_follows_insert_update_and_delete(store: SqliteStore) -> None:
+    box = GeoBox(LOC, 0.0, 0.0, 1.0, 1.0)
+    store.write_sync("", lambda w: w.insert(ent(1, 0.5, 0.5)))
+    store.write_sync("", lambda w: w.insert_many([ent(2, 0.2, 0.2), ent(3, 5.0, 5.0)]))
+    assert in_box(store, box) == ["urn:ngsi-ld:E:1", "urn:ngsi-ld:E:2"]
+    store.write_sync("", lambda w: w.update(ent(1, 7.0, 7.0)))  # moved out
+    store.write_sync("", lambda w: w.update(ent(3, 0.9, 0.9)))  # moved in
+    assert in_box(store, box) == ["urn:ngsi-ld:E:2", "urn:ngsi-ld:E:3"]
+    store.write_sync("", lambda w: w.delete("urn:ngsi-ld:E:2"))
+    assert in_box(store, box) == ["urn:ngsi-ld:E:3"]
+    # the other attribute is indexed under its own name
+    store.write_sync("", lambda w: w.insert(ent(4, 0.5, 0.5, attr=SPACE)))
+    assert in_box(store, box) == ["urn:ngsi-ld:E:3"]
+    assert in_box(store, GeoBox(SPACE, 0.0, 0.0, 1.0, 1.0)) == ["urn:ngsi-ld:E:4"]
+
+
+def test_index_combines_with_types_and_tenants(store: SqliteStore) -> None:
+    store.write_sync("", lambda w: w.insert_many([ent(1, 0.5, 0.5, types=("A",)), ent(2, 0.5, 0.5, types=("B",))]))
+    store.write_sync("other", lambda w: w.insert(ent(3, 0.5, 0.5)), create_tenant=True)
+    box = GeoBox(LOC, 0.0, 0.0, 1.0, 1.0)
+    assert in_box(store, box, ("B",)) == ["urn:ngsi-ld:E:2"]
+    assert in_box(store, box) == ["urn:ngsi-ld:E:1", "urn:ngsi-ld:E:2"]
+    other = store.read_sync("other", lambda r: [e["id"] for e in r.scan(EntityFilter(geo=box))])
+    assert other == ["urn:ngsi-ld:E:3"]
+
+
+def test_migration_backfills_entities_stored_before_the_index(tmp_path: Path) -> None:
+    db = str(tmp_path / "old.db")
+    conn = sqlite3.connect(db)
+    for script in MIGRATIONS[:3]:  # a version-3 database, made by the older broker
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=3")
+    import orjson
+
+    conn.execute("INSERT INTO entities (tenant, id, doc) VALUES ('', ?, ?)",
+                 ("urn:ngsi-ld:E:1", orjson.dumps(ent(1, 0.5, 0.5))))
+    conn.commit()
+    conn.close()
+    store = SqliteStore(db)
+    try:
+        assert in_box(store, GeoBox(LOC, 0.0, 0.0, 1.0, 1.0)) == ["urn:ngsi-ld:E:1"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_prefiltered_queries_give_the_brute_force_answer(store: SqliteStore, tm: TermMap, seed: int) -> None:
+    rng = random.Random(seed)
+    entities = [ent(i, rng.uniform(-3.75, -3.65), rng.uniform(40.38, 40.44)) for i in range(400)]
+    store.write_sync("", lambda w: w.insert_many(entities))
+    for _ in range(15):
+        lon, lat = rng.uniform(-3.75, -3.65), rng.uniform(40.38, 40.44)
+        rel = rng.choice(["near;maxDistance==", "near;minDistance==", "within", "intersects", "disjoint"])
+        if rel.startswith("near"):
+            gq = parse_geoquery(f"{rel}{rng.randint(100, 3000)}", "Point", [lon, lat], None, tm)
+        else:
+            d = rng.uniform(0.002, 0.03)
+            ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+            gq = parse_geoquery(rel, "Polygon", [ring], None, tm)
+        assert gq is not None
+        expected = sorted(e["id"] for e in entities if gq.matches(e))
+        flt = EntityFilter(geo=gq.box())
+        got = store.read_sync("", lambda r: [e["id"] for e in r.scan(flt) if gq.matches(e)])
+        assert got == expected
+
+
+def test_index_rolls_back_with_its_write(store: SqliteStore) -> None:
+    # the index is written by the same writer transaction as the entity (rolled back with it)
+    def failing(w: SqliteWriter) -> None:
+        w.insert(ent(1, 0.5, 0.5))
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.write_sync("", failing)
+    conn = sqlite3.connect(store.path)
+    try:
+        assert conn.execute("SELECT count(*) FROM geo_entries").fetchone()[0] == 0
+    finally:
+        conn.close()
