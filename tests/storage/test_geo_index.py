@@ -107,7 +107,7 @@ def test_prefiltered_queries_give_the_brute_force_answer(store: SqliteStore, tm:
         assert gq is not None
         expected = sorted(e["id"] for e in entities if gq.matches(e))
         flt = EntityFilter(geo=gq.box())
-        got = store.read_sync("", lambda r: [e["id"] for e in r.scan(flt) if gq.matches(e)])
+        got = [e["id"] for e in store.read_sync("", lambda r, f=flt: list(r.scan(f))) if gq.matches(e)]
         assert got == expected
 
 
