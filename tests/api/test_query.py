@@ -130,3 +130,36 @@ def test_geometry_property_needs_geojson(api: Api) -> None:
     resp = api.get("/entities", params=params, headers={"Accept": "application/geo+json"})
     assert resp.status_code == 200
     assert resp.json()["type"] == "FeatureCollection"
+
+
+def test_pagination_links(api: Api) -> None:
+    for n in range(3):
+        api.create(spot(n, 0.0, 0.0))
+    base = {"type": "ParkingSpot", "count": "true"}
+
+    def links(limit: int, offset: int) -> tuple[list[str], list[dict[str, Any]]]:
+        resp = api.get("/entities", params={**base, "limit": str(limit), "offset": str(offset)})
+        assert resp.headers["ngsild-results-count"] == "3"
+        parts = [p.strip() for p in resp.headers.get("link", "").split(",") if 'rel="prev"' in p or 'rel="next"' in p]
+        return parts, resp.json()
+
+    first, page = links(1, 0)
+    assert len(page) == 1
+    page_of = '</ngsi-ld/v1/entities?count=true&limit={}&offset={}&type=ParkingSpot>; rel="{}";type="application/json"'
+    assert first == [page_of.format(1, 1, "next")]
+    middle, _ = links(1, 1)
+    assert sorted(middle) == sorted([page_of.format(1, 0, "prev"), page_of.format(1, 2, "next")])
+    last, page = links(2, 2)
+    assert len(page) == 1
+    assert last == [page_of.format(2, 0, "prev")]
+    # following next links visits every entity once, in a stable order
+    seen: list[str] = []
+    offset = 0
+    while True:
+        parts, page = links(2, offset)
+        seen += [e["id"] for e in page]
+        nxt = [p for p in parts if 'rel="next"' in p]
+        if not nxt:
+            break
+        offset = int(nxt[0].split("offset=")[1].split("&")[0])
+    assert seen == sorted(f"urn:ngsi-ld:ParkingSpot:{n}" for n in range(3))

@@ -160,7 +160,7 @@ async def query_entities(request: Request) -> Response:
     p = req.params
     if not any(k in p for k in ("type", "id", "idPattern", "q", "attrs", "georel", "local", "scopeQ")):
         raise BadRequestData("query entities needs at least one of type, attrs, q, georel or local")
-    return await _answer_query(svc, req, selection_of(req))
+    return await _answer_query(svc, req, selection_of(req), links_to=request.url.path)
 
 
 QUERY_BODY_MEMBERS = frozenset({
@@ -244,7 +244,10 @@ def _text_list(value: Any, name: str) -> str:
     raise BadRequestData(f"{name} must be an array of strings")
 
 
-async def _answer_query(svc: Services, req: NgsiRequest, sel: EntitySelection) -> Response:
+async def _answer_query(
+    svc: Services, req: NgsiRequest, sel: EntitySelection, *, links_to: str | None = None
+) -> Response:
+    """Run a query and answer one page; ``links_to``: the path for prev/next Link headers (4.12)."""
     p = req.params
     limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
     offset = parse_int(p, "offset", 0)
@@ -252,12 +255,35 @@ async def _answer_query(svc: Services, req: NgsiRequest, sel: EntitySelection) -
     if limit == 0 and not count:
         raise BadRequestData("limit=0 is only allowed with count=true")
     opts = render_options(req)
-    page, total = await svc.broker.query_entities(req.tenant, sel, limit=limit, offset=offset, count=count)
+    # one more than the page tells whether elements remain without counting them all
+    page, total = await svc.broker.query_entities(
+        req.tenant, sel, limit=limit + 1 if limit else 0, offset=offset, count=count
+    )
+    more = len(page) > limit
+    page = page[:limit]
     body: Any = [shape(req, e, opts) for e in page]
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    if links_to is not None and limit > 0:
+        links = []
+        if offset > 0:
+            links.append(_page_link(links_to, p, max(0, offset - limit), limit, "prev", req.accept))
+        if more:
+            links.append(_page_link(links_to, p, offset + limit, limit, "next", req.accept))
+        if links:
+            headers["Link"] = ", ".join(links)
     if req.accept == neg.GEO_JSON:
         body = {"type": "FeatureCollection", "features": body}
     return ngsi_response(req, body, 200, headers)
+
+
+def _page_link(path: str, params: dict[str, str], offset: int, limit: int, rel: str, media: str) -> str:
+    """A pagination link: the same query with another offset, parameters in name order."""
+    query = {**params, "offset": str(offset), "limit": str(limit)}
+    text = "&".join(f"{k}={quote(v, safe=_LINK_SAFE)}" for k, v in sorted(query.items()))
+    return f'<{path}?{text}>; rel="{rel}";type="{media}"'
+
+
+_LINK_SAFE = ":/*.-_~!$'()+=@[]|"
 
 
 async def delete_entity(request: Request) -> Response:

@@ -74,7 +74,8 @@ def ngsi_response(
         elif isinstance(data, dict):
             data = {**data, "@context": ctx}
     else:
-        hdrs["Link"] = neg.link_header(_link_url(req))
+        context_link = neg.link_header(_link_url(req))
+        hdrs["Link"] = f"{context_link}, {hdrs['Link']}" if "Link" in hdrs else context_link
     if req.tenant:
         hdrs["NGSILD-Tenant"] = req.tenant
     return json_response(data, status, req.accept, hdrs)

@@ -159,7 +159,7 @@ class Broker:
                     break
             return page, (total if count else None)
 
-        return await self.store.read(tenant, job)
+        return await self.store.read_bulk(tenant, job)  # a scan may be long: off the event loop
 
     async def purge_entities(
         self, tenant: str, sel: EntitySelection, *, keep: list[str] | None = None, drop: list[str] | None = None
