@@ -147,6 +147,9 @@ class Broker:
         self, tenant: str, sel: EntitySelection, *, limit: int, offset: int, count: bool
     ) -> tuple[list[Entity], int | None]:
         def job(r: Reader) -> tuple[list[Entity], int | None]:
+            if sel.match is None:  # the database selects alone: let it page and count
+                rows = list(r.scan(sel.flt, offset=offset, limit=limit)) if limit else []
+                return rows, (r.count(sel.flt) if count else None)
             page: list[Entity] = []
             total = 0
             for entity in r.scan(sel.flt):

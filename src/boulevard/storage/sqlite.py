@@ -271,8 +271,11 @@ class SqliteReader:
             out.extend(orjson.loads(r[0]) for r in rows)
         return out
 
-    def scan(self, flt: EntityFilter) -> Iterator[Entity]:
+    def scan(self, flt: EntityFilter, *, offset: int = 0, limit: int | None = None) -> Iterator[Entity]:
         sql, params = _filter_sql(self.tenant, flt, "e.doc")
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
         for (doc,) in self.conn.execute(sql, params):
             yield orjson.loads(doc)
 
