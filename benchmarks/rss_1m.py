@@ -76,8 +76,12 @@ def entity_for(i: int, rng: random.Random) -> dict[str, Any]:
     return crowd_flow(f"urn:ngsi-ld:CrowdFlowObserved:rss-{group * 2 + slot - 3}", rng)
 
 
-def load(db: Path, count: int, progress: Progress) -> float:
-    """Write `count` entities through boulevard's parser and store; the seconds it took."""
+def load(
+    db: Path, count: int, progress: Progress, make: Callable[[int, random.Random], dict[str, Any]] | None = None
+) -> float:
+    """Write `count` entities (``make(i, rng)``, default `entity_for`) through boulevard's
+    parser and store; the seconds it took."""
+    make = make or entity_for
     tm = ContextCache().core
     rng = random.Random(42)
     store = SqliteStore(str(db), synchronous="OFF")
@@ -88,7 +92,7 @@ def load(db: Path, count: int, progress: Progress) -> float:
         for start in range(0, count, CHUNK):
             now = now_iso()
             stop = min(count, start + CHUNK)
-            chunk = [new_entity(parse_entity(entity_for(i, rng), tm), now) for i in range(start, stop)]
+            chunk = [new_entity(parse_entity(make(i, rng), tm), now) for i in range(start, stop)]
             pending.append(store.submit("", _writer_job(chunk), create_tenant=True))
             while len(pending) > 1:  # parse the next chunk while the writer thread stores this one
                 pending.pop(0).result()

@@ -130,12 +130,14 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
     """
     params: list[Any] = []
     where: list[str] = []
+    order = "e.id"
     if flt.geo is not None:
         g = flt.geo
+        # CROSS JOIN fixes the join order: R*Tree first, then each hit's row by primary key
         source = (
-            "entities e JOIN (SELECT DISTINCT ge.id FROM geo_boxes gb JOIN geo_entries ge ON ge.rid = gb.rid"
+            "(SELECT DISTINCT ge.id FROM geo_boxes gb CROSS JOIN geo_entries ge ON ge.rid = gb.rid"
             " WHERE gb.min_lon <= ? AND gb.max_lon >= ? AND gb.min_lat <= ? AND gb.max_lat >= ?"
-            " AND ge.tenant = ? AND ge.attr = ?) hit ON e.id = hit.id"
+            " AND ge.tenant = ? AND ge.attr = ?) hit CROSS JOIN entities e ON e.id = hit.id"
         )
         params += [g.max_lon, g.min_lon, g.max_lat, g.min_lat, tenant, g.attr]
         where.append("e.tenant = ?")
@@ -150,6 +152,7 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
         source = "entity_types t JOIN entities e ON e.tenant = t.tenant AND e.id = t.id"
         where += ["t.tenant = ?", "t.type = ?"]
         params += [tenant, flt.types[0]]
+        order = "t.id"  # the type index's own order: no sort, and LIMIT stops the walk
     else:
         source = "entities e"
         where.append("e.tenant = ?")
@@ -168,7 +171,7 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
         params.append(flt.id_pattern)
     sql = f"SELECT {what} FROM {source} WHERE {' AND '.join(where)}"
     if not what.startswith("count("):
-        sql += " ORDER BY e.id"
+        sql += f" ORDER BY {order}"
     return sql, params
 
 
