@@ -135,7 +135,8 @@ def run(db: Path, requests: int, console: Console) -> list[Scenario]:
                           "coordinates": f"[{lon},{lat}]", "limit": "100"}
                 gq = parse_geoquery(params["georel"], "Point", [lon, lat], None, tm)
                 assert gq is not None
-                _measure(near_s, lambda p=params: get(p), lambda g=gq.box(): floor(
+                box = gq.box()
+                _measure(near_s, lambda p=params: get(p), lambda g=box: floor(
                     EntityFilter(types=(spot_iri,), geo=g), limit=-1))
                 progress.advance(task)
 
