@@ -15,7 +15,7 @@ from boulevard.ngsild import qlang
 from boulevard.ngsild.context import TermMap
 from boulevard.ngsild.geoquery import GeoQuery
 from boulevard.ngsild.model import Entity, check_uri
-from boulevard.storage.base import EntityFilter
+from boulevard.storage.base import AllOf, AnyOf, AttrCond, AttrEquals, EntityFilter, HasAttr
 
 SYSTEM_ATTRS = frozenset({"createdAt", "modifiedAt", "deletedAt", "id", "type", "scope"})
 TypeExpr = Callable[[list[str]], bool]
@@ -122,16 +122,21 @@ def build_selection(
             re.compile(id_pattern)
         except re.error as exc:
             raise BadRequestData(f"invalid idPattern: {exc}") from exc
+    conds: list[AttrCond] = []
     if q is not None:
         node = qlang.parse(q)
         matchers.append(qlang.Matcher(node, tm))
         if _names_non_system(node):
             narrows = True
+        cond = q_prefilter(node, tm)
+        if cond is not None:
+            conds.append(cond)
     if attrs:
         wanted = [tm.expand(a) for a in attrs if a not in SYSTEM_ATTRS]
         if wanted:
             narrows = True
             matchers.append(lambda e: any(a in e["attrs"] for a in wanted))
+            conds.append(AnyOf(tuple(HasAttr(a) for a in wanted)) if len(wanted) > 1 else HasAttr(wanted[0]))
     if geo is not None:
         narrows = True
         matchers.append(geo.matches)
@@ -140,7 +145,8 @@ def build_selection(
         narrows = True
         matchers.append(lambda e: scope_match(e.get("scope") or []))
     flt = EntityFilter(
-        types=types, ids=tuple(ids) if ids else None, id_pattern=id_pattern, geo=None if geo is None else geo.box()
+        types=types, ids=tuple(ids) if ids else None, id_pattern=id_pattern, geo=None if geo is None else geo.box(),
+        attrs=None if not conds else conds[0] if len(conds) == 1 else AllOf(tuple(conds)),
     )
     match = None
     if matchers:
@@ -185,6 +191,37 @@ def combine(shared: EntitySelection, alternatives: list[EntitySelection]) -> Ent
     parts = [m for m in (alt_match, shared.match) if m is not None]
     match = None if not parts else parts[0] if len(parts) == 1 else (lambda e: all(m(e) for m in parts))
     return EntitySelection(flt, match, shared.narrows or any(a.narrows for a in alternatives))
+
+
+def q_prefilter(node: qlang.Node, tm: TermMap) -> AttrCond | None:
+    """A condition every entity matching ``node`` meets, for the database to narrow with;
+    None when there is none. Any comparison needs its attribute; ``==`` on a plain
+    path with scalar literals also needs one of those values (or an instance the
+    database cannot judge)."""
+    if isinstance(node, (qlang.And, qlang.Or)):
+        terms = [q_prefilter(t, tm) for t in node.terms]
+        if isinstance(node, qlang.Or):
+            return None if any(t is None for t in terms) else AnyOf(tuple(t for t in terms if t is not None))
+        kept = tuple(t for t in terms if t is not None)
+        return None if not kept else kept[0] if len(kept) == 1 else AllOf(kept)
+    path = node.path
+    if path.attr in _ENTITY_MEMBERS and not path.subs:
+        return None
+    iri = tm.expand(path.attr)
+    literals = node.value.items if isinstance(node.value, qlang.ValueList) else (node.value,)
+    if node.op == "==" and not path.subs and not path.members and all(
+        isinstance(v, (str, float, bool)) or (isinstance(v, int) and -(2**63) <= v < 2**63) for v in literals
+    ):
+        values: list[str | int | float | bool] = []
+        for v in literals:
+            values.append(v)
+            if isinstance(v, str) and tm.expand(v) != v:
+                values.append(tm.expand(v))
+        return AttrEquals(iri, tuple(values))
+    return HasAttr(iri)
+
+
+_ENTITY_MEMBERS = frozenset({"id", "@id", "createdAt", "modifiedAt"})
 
 
 def _names_non_system(node: qlang.Node) -> bool:

@@ -30,6 +30,35 @@ class GeoBox:
 
 
 @dataclass(frozen=True)
+class HasAttr:
+    """The entity has the attribute (expanded IRI)."""
+
+    attr: str
+
+
+@dataclass(frozen=True)
+class AttrEquals:
+    """An instance of the attribute is a Property whose scalar value is one of ``values``,
+    or an instance the database cannot judge (another attribute type, a compound value)."""
+
+    attr: str
+    values: tuple[str | int | float | bool, ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    terms: tuple[AttrCond, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    terms: tuple[AttrCond, ...]
+
+
+AttrCond = HasAttr | AttrEquals | AllOf | AnyOf
+
+
+@dataclass(frozen=True)
 class EntityFilter:
     """A storage-level pre-selection; the broker refines it in memory."""
 
@@ -37,6 +66,8 @@ class EntityFilter:
     ids: tuple[str, ...] | None = None
     id_pattern: str | None = None
     geo: GeoBox | None = None  # a spatial-index pre-filter (a superset of the geo-query's matches)
+    # a condition every match of the q / attrs selection meets (a superset; exact tests in memory)
+    attrs: AttrCond | None = None
 
 
 class Reader(Protocol):

@@ -25,7 +25,15 @@ from typing import Any, TypeVar
 import orjson
 
 from boulevard.errors import NonexistentTenant
-from boulevard.storage.base import DEFAULT_TENANT, Entity, EntityFilter
+from boulevard.storage.base import (
+    DEFAULT_TENANT,
+    AllOf,
+    AttrCond,
+    AttrEquals,
+    Entity,
+    EntityFilter,
+    HasAttr,
+)
 
 T = TypeVar("T")
 MAX_BATCH = 512
@@ -169,10 +177,37 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
     if flt.id_pattern:
         where.append("regexp(?, e.id)")
         params.append(flt.id_pattern)
+    if flt.attrs is not None:
+        where.append(_attr_sql(flt.attrs, params))
     sql = f"SELECT {what} FROM {source} WHERE {' AND '.join(where)}"
     if not what.startswith("count("):
         sql += f" ORDER BY {order}"
     return sql, params
+
+
+def _attr_sql(cond: AttrCond, params: list[Any]) -> str:
+    """SQL (JSON1 on the stored document) for a necessary condition on attributes.
+
+    The document goes through CAST(... AS TEXT): SQLite 3.45+ would read a BLOB as JSONB.
+    """
+    if isinstance(cond, HasAttr):
+        params.append(_attr_path(cond.attr))
+        return "json_type(CAST(e.doc AS TEXT), ?) IS NOT NULL"
+    if isinstance(cond, AttrEquals):
+        params.append(_attr_path(cond.attr))
+        params.extend(cond.values)
+        return (
+            "EXISTS (SELECT 1 FROM json_each(CAST(e.doc AS TEXT), ?) i"
+            " WHERE json_extract(i.value, '$.type') IS NOT 'Property'"
+            " OR json_type(i.value, '$.value') NOT IN ('text', 'integer', 'real', 'true', 'false')"
+            f" OR json_extract(i.value, '$.value') IN ({','.join('?' * len(cond.values))}))"
+        )
+    joiner = " AND " if isinstance(cond, AllOf) else " OR "
+    return "(" + joiner.join(_attr_sql(t, params) for t in cond.terms) + ")"
+
+
+def _attr_path(attr: str) -> str:
+    return f'$.attrs."{attr}"'  # attribute names never hold '"' (model.check_name)
 
 
 # --- the spatial index ---------------------------------------------------------------------
