@@ -71,16 +71,24 @@ class GeoQuery:
 
     def matches(self, entity: Entity) -> bool:
         """True when any instance of the target GeoProperty satisfies the relation."""
+        if self.relation == "near" and isinstance(self.reference, Point):
+            # the common case, point to point, needs no geometry objects
+            points = _points_of(entity, self.geoproperty)
+            if points is not None:
+                rx, ry = self.reference.x, self.reference.y
+                return any(self._within_distance(haversine_m(x, y, rx, ry)) for x, y in points)
         return any(self._test(g) for g in geometries_of(entity, self.geoproperty))
 
-    def _test(self, geom: BaseGeometry) -> bool:
-        if self.relation != "near":
-            return _PREDICATES[self.relation](geom, self.reference)
-        dist = distance_m(geom, self.reference)
+    def _within_distance(self, dist: float) -> bool:
         if self.max_distance is not None:
             return dist <= self.max_distance
         assert self.min_distance is not None
         return dist >= self.min_distance
+
+    def _test(self, geom: BaseGeometry) -> bool:
+        if self.relation != "near":
+            return _PREDICATES[self.relation](geom, self.reference)
+        return self._within_distance(distance_m(geom, self.reference))
 
 
 def parse_geoquery(
@@ -130,6 +138,20 @@ def parse_geoquery(
         raise BadRequestData(f"invalid {geometry} geometry: {exc}") from exc
     prop = DEFAULT_GEOPROPERTY if geoproperty is None else tm.expand(check_name(geoproperty, "geoproperty"))
     return GeoQuery(relation, reference, geojson, prop, max_d, min_d)
+
+
+def _points_of(entity: Entity, prop: str) -> list[tuple[float, float]] | None:
+    """The target's positions when every GeoProperty instance of it is a Point, else None."""
+    out = []
+    for inst in entity["attrs"].get(prop, ()):
+        value = inst.get("value")
+        if inst.get("type") != "GeoProperty" or not isinstance(value, dict):
+            continue
+        coords = value.get("coordinates")
+        if value.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
+            return None
+        out.append((float(coords[0]), float(coords[1])))
+    return out
 
 
 def geometries_of(entity: Entity, prop: str) -> Iterator[BaseGeometry]:

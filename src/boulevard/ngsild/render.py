@@ -42,22 +42,40 @@ def render_entity(entity: Entity, tm: TermMap, opts: RenderOptions = DEFAULT_OPT
         out["createdAt"] = entity["createdAt"]
         out["modifiedAt"] = entity["modifiedAt"]
     wanted = opts.attrs
+    plain = opts.format == NORMALIZED and not opts.sys_attrs
+    compact = tm.compact
     for iri, instances in entity["attrs"].items():
-        if wanted is not None and iri not in wanted:
+        if (wanted is not None and iri not in wanted) or not instances:
             continue
-        if not instances:
-            continue
-        name = tm.compact(iri)
+        name = compact(iri)
         if opts.format == KEY_VALUES:
             out[name] = _one_or_list([simplified_value(i, tm, opts.lang) for i in instances])
+        elif plain and len(instances) == 1:
+            inst = instances[0]
+            if inst.get("type") in _PLAIN_TYPES and inst.keys() <= _PLAIN_MEMBERS:  # render_instance's fast path
+                out[name] = {k: v for k, v in inst.items() if k not in _SYSTEM}
+            else:
+                out[name] = render_instance(inst, tm, opts)
         else:
             out[name] = _one_or_list([render_instance(i, tm, opts) for i in instances])
     return out
 
 
+# instances made only of these members render, in normalized form, as themselves minus
+# the system members (no IRI to compact, no sub-attribute)
+_PLAIN_TYPES = frozenset({"Property", "GeoProperty", "Relationship", "JsonProperty", "ListProperty"})
+_PLAIN_MEMBERS = frozenset({
+    "type", "value", "object", "json", "valueList", "observedAt", "unitCode", "datasetId", "valueType",
+    "createdAt", "modifiedAt",
+})
+_SYSTEM = ("createdAt", "modifiedAt")
+
+
 def render_instance(inst: Instance, tm: TermMap, opts: RenderOptions = DEFAULT_OPTIONS) -> Any:
-    concise = opts.format == CONCISE
     atype = inst.get("type", "Property")
+    if opts.format == NORMALIZED and not opts.sys_attrs and atype in _PLAIN_TYPES and inst.keys() <= _PLAIN_MEMBERS:
+        return {k: v for k, v in inst.items() if k not in _SYSTEM}
+    concise = opts.format == CONCISE
     out: dict[str, Any] = {}
     if atype == "LanguageProperty" and opts.lang is not None:
         text, tag = pick_language(inst["languageMap"], opts.lang)
