@@ -343,8 +343,16 @@ def test_retrieve_with_type_gate(api: Api) -> None:
 def test_retrieve_bad_parameters(api: Api) -> None:
     api.create(room())
     assert_problem(api.get(f"/entities/{RID}", params={"foo": "bar"}), 400, "InvalidRequest")
-    assert_problem(api.get(f"/entities/{RID}", params={"options": "nonsense"}), 400, "BadRequestData")
-    assert_problem(api.get(f"/entities/{RID}", params={"format": "nonsense"}), 400, "BadRequestData")
+    # an unknown option or format is a malformed request (ETSI 018_16)
+    assert_problem(api.get(f"/entities/{RID}", params={"options": "nonsense"}), 400, "InvalidRequest")
+    assert_problem(api.get(f"/entities/{RID}", params={"format": "nonsense"}), 400, "InvalidRequest")
+    # pick replaces attrs; a pick or omit that leaves nothing finds nothing
+    assert_problem(api.get(f"/entities/{RID}", params={"pick": "temperature", "attrs": "temperature"}), 400,
+                   "BadRequestData")
+    assert_problem(api.get(f"/entities/{RID}", params={"pick": "unknown"}), 404, "ResourceNotFound")
+    assert_problem(api.get(f"/entities/{RID}", params={"omit": "id,type,temperature,isPartOf"}), 404,
+                   "ResourceNotFound")
+    assert api.get(f"/entities/{RID}", params={"pick": "id"}).json() == {"id": RID}
 
 
 def test_user_context_expands_and_compacts(api: Api) -> None:

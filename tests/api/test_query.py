@@ -163,3 +163,15 @@ def test_pagination_links(api: Api) -> None:
             break
         offset = int(nxt[0].split("offset=")[1].split("&")[0])
     assert seen == sorted(f"urn:ngsi-ld:ParkingSpot:{n}" for n in range(3))
+
+
+def test_type_wildcard_and_too_wide_queries(api: Api) -> None:
+    _load(api)
+    every = _ids(api.get("/entities", params={"type": "*"}))
+    assert "urn:ngsi-ld:Device:1" in every and "urn:ngsi-ld:ParkingSpot:1" in every
+    assert_problem(api.get("/entities", params={"type": "*", "local": "false"}), 400, "BadRequestData")
+    # system attributes alone select everything: refused
+    assert_problem(api.get("/entities", params={"attrs": "createdAt"}), 400, "BadRequestData")
+    assert_problem(api.get("/entities", params={"q": 'modifiedAt>"2020-01-01T00:00:00Z"'}), 400, "BadRequestData")
+    assert _ids(api.get("/entities", params={"attrs": "status"})) == [
+        "urn:ngsi-ld:Device:1", "urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2", "urn:ngsi-ld:ParkingSpot:3"]

@@ -12,7 +12,7 @@ from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import Services, services
-from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError
+from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError, ResourceNotFound
 from boulevard.ngsild import mutate
 from boulevard.ngsild.geoquery import parse_geoquery
 from boulevard.ngsild.model import (
@@ -68,9 +68,9 @@ def render_options(req: NgsiRequest) -> RenderOptions:
              "replace", "temporalValues", "audit", "aggregatedValues", "splitEntities"}
     for o in opts:
         if o not in known:
-            raise BadRequestData(f"unknown option {o!r}")
+            raise InvalidRequest(f"unknown option {o!r}")
     if fmt is not None and fmt not in ("keyValues", "simplified", "concise", "normalized"):
-        raise BadRequestData(f"unknown format {fmt!r}")
+        raise InvalidRequest(f"unknown format {fmt!r}")
     if "geometryProperty" in req.params and req.accept != neg.GEO_JSON:
         raise BadRequestData("geometryProperty only applies to GeoJSON (Accept: application/geo+json)")
     chosen = fmt or next((o for o in ("keyValues", "simplified", "concise", "normalized") if o in opts), None)
@@ -82,6 +82,8 @@ def render_options(req: NgsiRequest) -> RenderOptions:
         form = NORMALIZED
     attrs = req.list_param("attrs")
     pick = req.list_param("pick")
+    if attrs is not None and pick is not None:
+        raise BadRequestData("attrs and pick cannot be used together (pick replaces attrs, 4.21)")
     wanted: set[str] | None = None
     if attrs is not None:
         wanted = {req.tm.expand(check_name(a)) for a in attrs}
@@ -151,16 +153,35 @@ async def retrieve_entity(request: Request) -> Response:
     entity_id = entity_id_of(request)
     opts = render_options(req)
     entity = await svc.broker.retrieve_entity(req.tenant, entity_id, type_gate(req))
-    return ngsi_response(req, shape(req, entity, opts), 200)
+    out = shape(req, entity, opts)
+    if not (out.get("properties") if req.accept == neg.GEO_JSON else out) and (
+        "pick" in req.params or "omit" in req.params
+    ):
+        raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
+    return ngsi_response(req, out, 200)
 
 
 async def query_entities(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=QUERY_PARAMS, available=neg.ENTITY_MEDIA)
     p = req.params
-    if not any(k in p for k in ("type", "id", "idPattern", "q", "attrs", "georel", "local", "scopeQ")):
-        raise BadRequestData("query entities needs at least one of type, attrs, q, georel or local")
-    return await _answer_query(svc, req, selection_of(req), links_to=request.url.path)
+    local = req.bool_param("local")
+    if p.get("type") == "*":  # every type (4.17); not with local explicitly false
+        if p.get("local") == "false":
+            raise BadRequestData("type=* cannot be combined with local=false")
+        del p["type"]
+        local = True
+    sel = selection_of(req)
+    # 5.7.2.4: a query must narrow by something; system attributes alone do not
+    if not (sel.narrows or local or any(k in p for k in ("id", "idPattern", "georel", "scopeQ"))):
+        raise BadRequestData(
+            "query entities needs a type, an id, an idPattern, a non-system attribute in attrs or q, "
+            "a geo-query, a scopeQ or local=true"
+        )
+    return await _answer_query(svc, req, sel, links_to=ENTITIES_PATH)
+
+
+ENTITIES_PATH = "/ngsi-ld/v1/entities"
 
 
 QUERY_BODY_MEMBERS = frozenset({
