@@ -175,3 +175,41 @@ def test_type_wildcard_and_too_wide_queries(api: Api) -> None:
     assert_problem(api.get("/entities", params={"q": 'modifiedAt>"2020-01-01T00:00:00Z"'}), 400, "BadRequestData")
     assert _ids(api.get("/entities", params={"attrs": "status"})) == [
         "urn:ngsi-ld:Device:1", "urn:ngsi-ld:ParkingSpot:1", "urn:ngsi-ld:ParkingSpot:2", "urn:ngsi-ld:ParkingSpot:3"]
+
+
+def test_scope_wildcard_level_in_the_middle(api: Api) -> None:
+    api.create(spot(1, 0, 0, scope="/Madrid/Gardens/ParqueNorte"))
+    api.create(spot(2, 0, 0, scope="/Madrid/Gardens/Retiro"))
+    got = _ids(api.get("/entities", params={"type": "ParkingSpot", "scopeQ": "/Madrid/+/ParqueNorte"}))
+    assert got == ["urn:ngsi-ld:ParkingSpot:1"]
+    assert_problem(api.get("/entities", params={"type": "ParkingSpot", "scopeQ": "/Madrid/#/x"}), 400,
+                   "BadRequestData")
+
+
+def test_language_members_in_q(api: Api) -> None:
+    api.create({"id": "urn:ngsi-ld:Street:1", "type": "Street",
+                "color": {"type": "LanguageProperty", "languageMap": {"fr": "rouge", "en": "red"}}})
+    api.create({"id": "urn:ngsi-ld:Street:2", "type": "Street",
+                "color": {"type": "LanguageProperty", "languageMap": {"en": "rouge"}}})
+
+    def q(text: str) -> list[str]:
+        return _ids(api.get("/entities", params={"type": "Street", "q": text}))
+
+    assert q('color[fr]=="rouge"') == ["urn:ngsi-ld:Street:1"]
+    assert q('color[en]=="rouge"') == ["urn:ngsi-ld:Street:2"]
+    assert q('color[*]=="rouge"') == ["urn:ngsi-ld:Street:1", "urn:ngsi-ld:Street:2"]
+    assert q('color[*]=="red"') == ["urn:ngsi-ld:Street:1"]
+
+
+def test_name_lists_and_minimal_parameters(api: Api) -> None:
+    _load(api)
+    one = api.get("/entities/urn:ngsi-ld:ParkingSpot:1", params={"pick": "id|status"}).json()
+    assert one == api.get("/entities/urn:ngsi-ld:ParkingSpot:1", params={"pick": "id,status"}).json()
+    assert set(one) == {"id", "status"}
+    for params in ({"pick": "id,,status"}, {"attrs": "status,"}, {"omit": "location", "attrs": "status"}):
+        assert_problem(api.get("/entities/urn:ngsi-ld:ParkingSpot:1", params=params), 400, "BadRequestData")
+    # an id list alone does not say what to look in (5.7.2.4); with a type it does
+    ids = "urn:ngsi-ld:ParkingSpot:1,urn:ngsi-ld:ParkingSpot:2"
+    assert_problem(api.get("/entities", params={"id": ids}), 400, "BadRequestData")
+    assert _ids(api.get("/entities", params={"id": ids, "type": "ParkingSpot"})) == ids.split(",")
+    assert_problem(api.get("/entities", params={"type": "ParkingSpot", "csf": "a=="}), 400, "BadRequestData")

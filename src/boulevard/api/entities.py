@@ -13,7 +13,7 @@ from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import Services, services
 from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError, ResourceNotFound
-from boulevard.ngsild import mutate
+from boulevard.ngsild import mutate, qlang
 from boulevard.ngsild.geoquery import parse_geoquery
 from boulevard.ngsild.model import (
     ENTITY_RESERVED,
@@ -80,10 +80,10 @@ def render_options(req: NgsiRequest) -> RenderOptions:
         form = CONCISE
     else:
         form = NORMALIZED
-    attrs = req.list_param("attrs")
-    pick = req.list_param("pick")
-    if attrs is not None and pick is not None:
-        raise BadRequestData("attrs and pick cannot be used together (pick replaces attrs, 4.21)")
+    attrs = req.names_param("attrs")
+    pick = req.names_param("pick")
+    if attrs is not None and (pick is not None or "omit" in req.params):
+        raise BadRequestData("attrs cannot be combined with pick or omit (they replace it, 4.21)")
     wanted: set[str] | None = None
     if attrs is not None:
         wanted = {req.tm.expand(check_name(a)) for a in attrs}
@@ -95,8 +95,8 @@ def render_options(req: NgsiRequest) -> RenderOptions:
 
 def shape(req: NgsiRequest, entity: Entity, opts: RenderOptions) -> dict[str, Any]:
     out = render_entity(entity, req.tm, opts)
-    pick = req.list_param("pick")
-    omit = req.list_param("omit")
+    pick = req.names_param("pick")
+    omit = req.names_param("omit")
     if pick is not None and omit is not None:
         raise BadRequestData("pick and omit cannot be used together")
     if pick is not None:
@@ -130,7 +130,7 @@ def selection_of(req: NgsiRequest) -> EntitySelection:
         ids=req.list_param("id"),
         id_pattern=p.get("idPattern"),
         q=p.get("q"),
-        attrs=req.list_param("attrs"),
+        attrs=req.names_param("attrs"),
         geo=parse_geoquery(p.get("georel"), p.get("geometry"), p.get("coordinates"), p.get("geoproperty"), req.tm),
         scope_q=p.get("scopeQ"),
     )
@@ -171,12 +171,13 @@ async def query_entities(request: Request) -> Response:
             raise BadRequestData("type=* cannot be combined with local=false")
         del p["type"]
         local = True
+    if "csf" in p:
+        qlang.parse(p["csf"])  # same grammar as q; no context sources to filter yet
     sel = selection_of(req)
-    # 5.7.2.4: a query must narrow by something; system attributes alone do not
-    if not (sel.narrows or local or any(k in p for k in ("id", "idPattern", "georel", "scopeQ"))):
+    # 5.7.2.4: types, attrs or q naming a non-system attribute, a geo-query, or local=true
+    if not (sel.narrows or local or "georel" in p):
         raise BadRequestData(
-            "query entities needs a type, an id, an idPattern, a non-system attribute in attrs or q, "
-            "a geo-query, a scopeQ or local=true"
+            "query entities needs a type, a non-system attribute in attrs or q, a geo-query or local=true"
         )
     return await _answer_query(svc, req, sel, links_to=ENTITIES_PATH)
 
@@ -232,7 +233,7 @@ async def query_entities_post(request: Request) -> Response:
     shared = build_selection(
         req.tm,
         q=params.get("q"),
-        attrs=req.list_param("attrs"),
+        attrs=req.names_param("attrs"),
         scope_q=params.get("scopeQ"),
         geo=None if geo is None else parse_geoquery(
             geo.get("georel"), geo.get("geometry"), geo.get("coordinates"), geo.get("geoproperty"), req.tm

@@ -48,6 +48,17 @@ class NgsiRequest:
             return None
         return [v.strip() for v in raw.split(",") if v.strip()]
 
+    def names_param(self, name: str) -> list[str] | None:
+        """attrs / pick / omit: names separated by ',' (or '|' for pick and omit, 4.21);
+        an empty name (two separators in a row, a trailing one) is refused."""
+        raw = self.params.get(name)
+        if raw is None:
+            return None
+        names = re.split(r"[,|]" if name in ("pick", "omit") else ",", raw)
+        if any(not n.strip() for n in names):
+            raise BadRequestData(f"{name} has an empty name: {raw!r}")
+        return [n.strip() for n in names]
+
     def bool_param(self, name: str) -> bool:
         raw = self.params.get(name)
         if raw is None:

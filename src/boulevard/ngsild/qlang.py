@@ -138,6 +138,9 @@ class _Parser:
             self.pos += 1
             parts.append(self.name())
         members: list[str] = []
+        if self.peek("[*]"):  # every language of a LanguageProperty (4.9)
+            self.pos += 3
+            return AttrPath(parts[0], tuple(parts[1:]), ("*",))
         if self.peek("["):
             self.pos += 1
             members.append(self.name())
@@ -325,6 +328,14 @@ class Matcher:
             if node is _MISSING:
                 continue
             if isinstance(node, dict):
+                if path.members and node.get("type") == "LanguageProperty":
+                    # attr[tag]: the text in that language; attr[*]: in any language
+                    lmap = node.get("languageMap") or {}
+                    if path.members == ("*",):
+                        out.append(list(lmap.values()))
+                    elif len(path.members) == 1 and path.members[0] in lmap:
+                        out.append(lmap[path.members[0]])
+                    continue
                 node = _instance_value(node, self.tm)
             for member in path.members:
                 if isinstance(node, dict) and member in node:

@@ -232,22 +232,23 @@ def _names_non_system(node: qlang.Node) -> bool:
 
 # --- scopeQ (4.19) --------------------------------------------------------------------
 ScopeExpr = Callable[[list[str]], bool]
-_SCOPE_TERM = re.compile(r"^/(#|[^\W\d_]\w*(/[^\W\d_]\w*)*(/\+|/#)?|\+)$")
+_SCOPE_SEGMENT = re.compile(r"^[^\W\d_]\w*$")
 
 
 def _scope_term(term: str) -> ScopeExpr:
-    """One scope pattern: '/a/b' exactly, '/a/+' one level below, '/a/#' it and below, '/#' any."""
-    if not _SCOPE_TERM.match(term):
-        raise BadRequestData(f"invalid scope in scopeQ: {term!r}")
+    """One scope pattern: '/a/b' exactly, '+' one level of anything, '/a/#' it and below, '/#' any."""
+    segments = term.split("/")
     if term == "/#":
         return lambda scopes: bool(scopes)
-    if term.endswith("/#"):
-        base = term[:-2]
-        return lambda scopes: any(s == base or s.startswith(base + "/") for s in scopes)
-    if term.endswith("+"):
-        base = term[:-1]  # keeps the trailing '/'
-        return lambda scopes: any(s.startswith(base) and "/" not in s[len(base):] and s != base for s in scopes)
-    return lambda scopes: term in scopes
+    if segments[0] != "" or len(segments) < 2:
+        raise BadRequestData(f"invalid scope in scopeQ: {term!r}")
+    body, tail = segments[1:], ""
+    if body[-1] == "#":
+        body, tail = body[:-1], "(/.*)?"
+    if not body or not all(seg == "+" or _SCOPE_SEGMENT.match(seg) for seg in body):
+        raise BadRequestData(f"invalid scope in scopeQ: {term!r}")
+    rx = re.compile("^" + "".join("/[^/]+" if seg == "+" else "/" + re.escape(seg) for seg in body) + tail + "$")
+    return lambda scopes: any(rx.match(s) for s in scopes)
 
 
 def parse_scope_query(text: str) -> ScopeExpr:
