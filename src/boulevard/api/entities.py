@@ -12,6 +12,7 @@ from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import Services, services
+from boulevard.api.views import show, to_feature, view_of
 from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError, ResourceNotFound
 from boulevard.ngsild import mutate, qlang
 from boulevard.ngsild.geoquery import parse_geoquery
@@ -27,8 +28,7 @@ from boulevard.ngsild.model import (
     parse_entity,
     parse_instance,
 )
-from boulevard.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, RenderOptions, render_entity
-from boulevard.ngsild.selection import SYSTEM_ATTRS, EntitySelection, build_selection, combine
+from boulevard.ngsild.selection import EntitySelection, build_selection, combine
 
 RETRIEVE_PARAMS = (
     "type", "attrs", "pick", "omit", "options", "format", "lang", "geometryProperty", "local", "join",
@@ -61,66 +61,6 @@ def location(entity_id: str) -> str:
     return f"/ngsi-ld/v1/entities/{quote(entity_id, safe=':')}"
 
 
-def render_options(req: NgsiRequest) -> RenderOptions:
-    opts = req.options
-    fmt = req.params.get("format")
-    known = {"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite", "update",
-             "replace", "temporalValues", "audit", "aggregatedValues", "splitEntities"}
-    for o in opts:
-        if o not in known:
-            raise InvalidRequest(f"unknown option {o!r}")
-    if fmt is not None and fmt not in ("keyValues", "simplified", "concise", "normalized"):
-        raise InvalidRequest(f"unknown format {fmt!r}")
-    if "geometryProperty" in req.params and req.accept != neg.GEO_JSON:
-        raise BadRequestData("geometryProperty only applies to GeoJSON (Accept: application/geo+json)")
-    chosen = fmt or next((o for o in ("keyValues", "simplified", "concise", "normalized") if o in opts), None)
-    if chosen in ("keyValues", "simplified"):
-        form = KEY_VALUES
-    elif chosen == "concise":
-        form = CONCISE
-    else:
-        form = NORMALIZED
-    attrs = req.names_param("attrs")
-    pick = req.names_param("pick")
-    if attrs is not None and (pick is not None or "omit" in req.params):
-        raise BadRequestData("attrs cannot be combined with pick or omit (they replace it, 4.21)")
-    wanted: set[str] | None = None
-    if attrs is not None:
-        wanted = {req.tm.expand(check_name(a)) for a in attrs}
-    if pick is not None:
-        picked = {req.tm.expand(check_name(a)) for a in pick if a not in SYSTEM_ATTRS}
-        wanted = picked if wanted is None else wanted & picked
-    return RenderOptions(format=form, sys_attrs="sysAttrs" in opts, attrs=wanted, lang=req.params.get("lang"))
-
-
-def shape(req: NgsiRequest, entity: Entity, opts: RenderOptions) -> dict[str, Any]:
-    out = render_entity(entity, req.tm, opts)
-    pick = req.names_param("pick")
-    omit = req.names_param("omit")
-    if pick is not None and omit is not None:
-        raise BadRequestData("pick and omit cannot be used together")
-    if pick is not None:
-        keep = set(pick)
-        out = {k: v for k, v in out.items() if k in keep or (k in ("createdAt", "modifiedAt") and k in keep)}
-    if omit is not None:
-        drop = set(omit)
-        out = {k: v for k, v in out.items() if k not in drop}
-    if req.accept == neg.GEO_JSON:
-        return to_feature(out, req)
-    return out
-
-
-def to_feature(out: dict[str, Any], req: NgsiRequest) -> dict[str, Any]:
-    geo = req.params.get("geometryProperty", "location")
-    props = {k: v for k, v in out.items() if k != "id"}
-    geom_src = out.get(geo)
-    geometry = None
-    if isinstance(geom_src, dict):
-        geometry = geom_src.get("value", geom_src if "coordinates" in geom_src else None)
-    feature: dict[str, Any] = {"id": out.get("id"), "type": "Feature", "geometry": geometry, "properties": props}
-    return feature
-
-
 def selection_of(req: NgsiRequest) -> EntitySelection:
     """The entities named by type, id, idPattern, q and attrs parameters."""
     p = req.params
@@ -151,14 +91,14 @@ async def retrieve_entity(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=RETRIEVE_PARAMS, available=neg.ENTITY_MEDIA)
     entity_id = entity_id_of(request)
-    opts = render_options(req)
+    view = view_of(req)
     entity = await svc.broker.retrieve_entity(req.tenant, entity_id, type_gate(req))
-    out = shape(req, entity, opts)
-    if not (out.get("properties") if req.accept == neg.GEO_JSON else out) and (
-        "pick" in req.params or "omit" in req.params
-    ):
+    shown = await show(svc, req, view, [entity])
+    if not shown[0] and (view.pick is not None or view.omit is not None):
         raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
-    return ngsi_response(req, out, 200)
+    if req.accept == neg.GEO_JSON:
+        shown = [to_feature(out, req) for out in shown]
+    return ngsi_response(req, shown if view.join == "flat" else shown[0], 200)
 
 
 async def query_entities(request: Request) -> Response:
@@ -276,14 +216,14 @@ async def _answer_query(
     count = req.bool_param("count")
     if limit == 0 and not count:
         raise BadRequestData("limit=0 is only allowed with count=true")
-    opts = render_options(req)
+    view = view_of(req)
     # one more than the page tells whether elements remain without counting them all
     page, total = await svc.broker.query_entities(
         req.tenant, sel, limit=limit + 1 if limit else 0, offset=offset, count=count
     )
     more = len(page) > limit
     page = page[:limit]
-    body: Any = [shape(req, e, opts) for e in page]
+    body: Any = await show(svc, req, view, page)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
     if links_to is not None and limit > 0:
         links = []
@@ -294,7 +234,7 @@ async def _answer_query(
         if links:
             headers["Link"] = ", ".join(links)
     if req.accept == neg.GEO_JSON:
-        body = {"type": "FeatureCollection", "features": body}
+        body = {"type": "FeatureCollection", "features": [to_feature(out, req) for out in body]}
     return ngsi_response(req, body, 200, headers)
 
 

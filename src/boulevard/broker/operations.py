@@ -70,6 +70,12 @@ class Broker:
     async def retrieve_entity(self, tenant: str, entity_id: str, types: TypeGate = None) -> Entity:
         return _gate(await self.store.get(tenant, entity_id), entity_id, types)
 
+    async def retrieve_many(self, tenant: str, entity_ids: list[str]) -> list[Entity]:
+        """The entities that exist among ``entity_ids`` (linked entities of a join), any order."""
+        if not self.store.tenant_exists(tenant):
+            return []
+        return await self.store.read(tenant, lambda r: r.get_many(entity_ids))
+
     async def _modify(
         self, tenant: str, entity_id: str, change: Callable[[Entity, str], Any], types: TypeGate = None
     ) -> Any:
