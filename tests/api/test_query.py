@@ -213,3 +213,36 @@ def test_name_lists_and_minimal_parameters(api: Api) -> None:
     assert_problem(api.get("/entities", params={"id": ids}), 400, "BadRequestData")
     assert _ids(api.get("/entities", params={"id": ids, "type": "ParkingSpot"})) == ids.split(",")
     assert_problem(api.get("/entities", params={"type": "ParkingSpot", "csf": "a=="}), 400, "BadRequestData")
+
+
+def test_dataset_id_filter(api: Api) -> None:
+    api.create({"id": "urn:ngsi-ld:Building:E", "type": "Building", "name": [
+        {"type": "Property", "value": "Eiffel Tower"},
+        {"type": "Property", "value": "Tour Eiffel", "datasetId": "urn:ngsi-ld:Dataset:fr"},
+        {"type": "Property", "value": "Eiffelturm", "datasetId": "urn:ngsi-ld:Dataset:de"}]})
+
+    def names(ds: str) -> Any:
+        got = api.get("/entities", params={"type": "Building", "datasetId": ds}).json()
+        return got[0].get("name")
+
+    assert names("urn:ngsi-ld:Dataset:fr") == {"type": "Property", "value": "Tour Eiffel",
+                                               "datasetId": "urn:ngsi-ld:Dataset:fr"}
+    assert names("@none") == {"type": "Property", "value": "Eiffel Tower"}
+    assert [n["value"] for n in names("@none,urn:ngsi-ld:Dataset:de")] == ["Eiffel Tower", "Eiffelturm"]
+    assert names("urn:ngsi-ld:Dataset:xx") is None
+
+
+def test_pattern_operators_take_quoted_patterns(api: Api) -> None:
+    api.create({"id": "urn:ngsi-ld:Building:1", "type": "Building", "name": "Eiffel Tower",
+                "managedBy": {"type": "Relationship", "object": "urn:b"}})
+    api.create({"id": "urn:ngsi-ld:Building:2", "type": "Building", "name": "Louvre"})
+
+    def q(text: str) -> list[str]:
+        return _ids(api.get("/entities", params={"type": "Building", "q": text}))
+
+    assert q('name!~="^Eiffel"') == ["urn:ngsi-ld:Building:2"]
+    assert q('name~="^Eiffel|^Louvre"') == ["urn:ngsi-ld:Building:1", "urn:ngsi-ld:Building:2"]
+    assert q("name~=^Eiff") == ["urn:ngsi-ld:Building:1"]
+    # ordering comparisons never match a relationship's object
+    assert q('managedBy>"urn:a"') == []
+    assert q('managedBy=="urn:b"') == ["urn:ngsi-ld:Building:1"]

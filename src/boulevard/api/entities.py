@@ -96,9 +96,12 @@ async def retrieve_entity(request: Request) -> Response:
     shown = await show(svc, req, view, [entity])
     if not shown[0] and (view.pick is not None or view.omit is not None):
         raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
+    if view.opts.attrs is not None and not any(a in entity["attrs"] for a in view.opts.attrs):
+        raise ResourceNotFound(f"entity {entity_id} has none of the attributes asked for")
     if req.accept == neg.GEO_JSON:
         shown = [to_feature(out, req) for out in shown]
-    return ngsi_response(req, shown if view.join == "flat" else shown[0], 200)
+    # join=flat answers a list when it found linked entities, the entity alone otherwise
+    return ngsi_response(req, shown if len(shown) > 1 else shown[0], 200)
 
 
 async def query_entities(request: Request) -> Response:
@@ -162,11 +165,13 @@ async def query_entities_post(request: Request) -> Response:
             params[name] = _text_list(body[name], name)
             if not params[name]:
                 raise BadRequestData(f"{name} must not be empty")
-    for name in ("q", "scopeQ", "lang", "csf"):
+    for name in ("q", "scopeQ", "lang", "csf", "join"):
         if name in body:
             if not isinstance(body[name], str):
                 raise BadRequestData(f"{name} must be a string")
             params[name] = body[name]
+    if "joinLevel" in body:
+        params["joinLevel"] = str(body["joinLevel"])
     if not selectors and not any(k in params for k in ("q", "attrs", "scopeQ")) and geo is None:
         raise BadRequestData("a Query needs entities, attrs, q, geoQ or scopeQ")
     req.params = params
@@ -224,6 +229,8 @@ async def _answer_query(
     more = len(page) > limit
     page = page[:limit]
     body: Any = await show(svc, req, view, page)
+    if view.pick is not None:  # an entity left with nothing picked is not listed
+        body = [out for out in body if out]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
     if links_to is not None and limit > 0:
         links = []

@@ -15,7 +15,7 @@ from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int
 from boulevard.api.services import Services
 from boulevard.errors import BadRequestData, InvalidRequest
-from boulevard.ngsild.model import Entity, check_name
+from boulevard.ngsild.model import Entity, check_name, check_uri
 from boulevard.ngsild.projection import Projection, parse_projection
 from boulevard.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, RenderOptions, render_entity
 from boulevard.ngsild.selection import SYSTEM_ATTRS
@@ -67,7 +67,14 @@ def view_of(req: NgsiRequest) -> View:
     if hops > allowed:
         raise BadRequestData(f"pick/omit reach {hops} linked entities deep; join and joinLevel allow {allowed}")
     wanted = None if attrs is None else {req.tm.expand(check_name(a)) for a in attrs}
-    base = RenderOptions(format=form, sys_attrs="sysAttrs" in opts, attrs=wanted, lang=p.get("lang"))
+    datasets = req.names_param("datasetId")
+    for ds in datasets or ():
+        if ds != "@none":
+            check_uri(ds, "datasetId")
+    base = RenderOptions(
+        format=form, sys_attrs="sysAttrs" in opts, attrs=wanted, lang=p.get("lang"),
+        dataset_ids=None if datasets is None else frozenset(datasets),
+    )
     return View(base, pick, omit, join, level)
 
 

@@ -153,6 +153,18 @@ class _Parser:
         return AttrPath(parts[0], tuple(parts[1:]), tuple(members))
 
     def regex(self) -> str:
+        if self.peek('"'):  # a quoted pattern: may hold ; | and parentheses; \" is a quote
+            end = self.pos + 1
+            out = []
+            while end < len(self.text) and self.text[end] != '"':
+                if self.text.startswith('\\"', end):
+                    end += 1
+                out.append(self.text[end])
+                end += 1
+            if end >= len(self.text):
+                raise self.error("unterminated pattern")
+            self.pos = end + 1
+            return self._compiled("".join(out))
         start = self.pos
         depth = 0
         while not self.at_end():
@@ -166,7 +178,9 @@ class _Parser:
             elif ch in ";|" and depth == 0:
                 break
             self.pos += 1
-        pattern = self.text[start : self.pos]
+        return self._compiled(self.text[start : self.pos])
+
+    def _compiled(self, pattern: str) -> str:
         if not pattern:
             raise self.error("pattern expected")
         try:
@@ -262,7 +276,10 @@ def render(node: Node) -> str:
     if node.op is None:
         return text
     if node.op in ("~=", "!~="):
-        return f"{text}{node.op}{node.value}"
+        pattern = str(node.value)
+        if any(c in pattern for c in ';|"') or not pattern:
+            pattern = '"' + pattern.replace('"', '\\"') + '"'
+        return f"{text}{node.op}{pattern}"
     return f"{text}{node.op}{_render_value(node.value)}"
 
 
@@ -307,9 +324,11 @@ class Matcher:
             return all(self._eval(t, entity) for t in node.terms)
         if isinstance(node, Or):
             return any(self._eval(t, entity) for t in node.terms)
-        return any(self._compare(node, v) for v in self._values(node.path, entity))
+        ordering = node.op in (">", ">=", "<", "<=")
+        return any(self._compare(node, v) for v in self._values(node.path, entity, ordering=ordering))
 
-    def _values(self, path: AttrPath, entity: Entity) -> list[Any]:
+    def _values(self, path: AttrPath, entity: Entity, *, ordering: bool = False) -> list[Any]:
+        """The values a path names; an ordering comparison never looks at a relationship's object."""
         if path.attr in ("id", "@id") and not path.subs:
             return [entity["id"]]
         if path.attr in ("createdAt", "modifiedAt") and not path.subs:
@@ -328,6 +347,8 @@ class Matcher:
             if node is _MISSING:
                 continue
             if isinstance(node, dict):
+                if ordering and node.get("type") in ("Relationship", "ListRelationship"):
+                    continue
                 if path.members and node.get("type") == "LanguageProperty":
                     # attr[tag]: the text in that language; attr[*]: in any language
                     lmap = node.get("languageMap") or {}

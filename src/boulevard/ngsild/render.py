@@ -25,6 +25,7 @@ class RenderOptions:
     sys_attrs: bool = False
     attrs: Collection[str] | None = None  # expanded names to keep
     lang: str | None = None
+    dataset_ids: Collection[str] | None = None  # instances to keep by datasetId ("@none": the default)
 
 
 DEFAULT_OPTIONS = RenderOptions()
@@ -44,7 +45,10 @@ def render_entity(entity: Entity, tm: TermMap, opts: RenderOptions = DEFAULT_OPT
     wanted = opts.attrs
     plain = opts.format == NORMALIZED and not opts.sys_attrs
     compact = tm.compact
+    datasets = opts.dataset_ids
     for iri, instances in entity["attrs"].items():
+        if datasets is not None:
+            instances = [i for i in instances if i.get("datasetId", "@none") in datasets]
         if (wanted is not None and iri not in wanted) or not instances:
             continue
         name = compact(iri)
