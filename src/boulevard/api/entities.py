@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,6 +29,7 @@ from boulevard.ngsild.model import (
     parse_entity,
     parse_instance,
 )
+from boulevard.ngsild.ordering import parse_ordering
 from boulevard.ngsild.selection import EntitySelection, build_selection, combine
 
 RETRIEVE_PARAMS = (
@@ -36,7 +38,7 @@ RETRIEVE_PARAMS = (
 )
 QUERY_PARAMS = (
     *RETRIEVE_PARAMS, "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
-    "csf", "limit", "offset", "count", "expandValues", "doNotCompact",
+    "csf", "limit", "offset", "count", "expandValues", "doNotCompact", "orderBy", "orderFrom", "collation",
 )
 PURGE_PARAMS = ("id", "type", "idPattern", "q", "scopeQ", "attrs", "keep", "drop", "local", "georel",
                 "geometry", "coordinates", "geoproperty", "csf", "lang")
@@ -130,7 +132,8 @@ ENTITIES_PATH = "/ngsi-ld/v1/entities"
 
 QUERY_BODY_MEMBERS = frozenset({
     "type", "entities", "attrs", "pick", "omit", "q", "geoQ", "scopeQ", "csf", "lang", "temporalQ", "@context",
-    "id", "local", "join", "joinLevel", "datasetId", "containedBy",
+    "id", "local", "join", "joinLevel", "datasetId", "containedBy", "orderBy", "coordinates", "geometry",
+    "collation",
 })
 POST_QUERY_PARAMS = ("limit", "offset", "count", "options", "format", "local", "lang", "geometryProperty", "csf")
 
@@ -172,6 +175,26 @@ async def query_entities_post(request: Request) -> Response:
             params[name] = body[name]
     if "joinLevel" in body:
         params["joinLevel"] = str(body["joinLevel"])
+    order_by = body.get("orderBy")
+    if order_by is not None:
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        if not isinstance(order_by, list) or not all(isinstance(o, str) for o in order_by):
+            raise BadRequestData("orderBy must be an array of strings")
+        if "coordinates" in body:
+            if not isinstance(body["coordinates"], list):
+                raise BadRequestData("coordinates must be an array")
+            params["orderFrom"] = orjson.dumps(body["coordinates"]).decode()
+        if "geometry" in body:
+            if not isinstance(body["geometry"], str):
+                raise BadRequestData("geometry must be a string")
+            params["orderGeometry"] = body["geometry"]
+    elif "geometry" in body and not isinstance(body["geometry"], str):
+        raise BadRequestData("geometry must be a string")
+    if "collation" in body:
+        if not isinstance(body["collation"], str):
+            raise BadRequestData("collation must be a string")
+        params["collation"] = body["collation"]
     if not selectors and not any(k in params for k in ("q", "attrs", "scopeQ")) and geo is None:
         raise BadRequestData("a Query needs entities, attrs, q, geoQ or scopeQ")
     req.params = params
@@ -200,7 +223,7 @@ async def query_entities_post(request: Request) -> Response:
         alternatives.append(build_selection(
             req.tm, type_expr=sel["type"], ids=ids, id_pattern=None if ids is not None else pattern
         ))
-    return await _answer_query(svc, req, combine(shared, alternatives))
+    return await _answer_query(svc, req, combine(shared, alternatives), order_by=order_by)
 
 
 def _text_list(value: Any, name: str) -> str:
@@ -212,7 +235,8 @@ def _text_list(value: Any, name: str) -> str:
 
 
 async def _answer_query(
-    svc: Services, req: NgsiRequest, sel: EntitySelection, *, links_to: str | None = None
+    svc: Services, req: NgsiRequest, sel: EntitySelection, *, links_to: str | None = None,
+    order_by: list[str] | None = None,
 ) -> Response:
     """Run a query and answer one page; ``links_to``: the path for prev/next Link headers (4.12)."""
     p = req.params
@@ -222,9 +246,17 @@ async def _answer_query(
     if limit == 0 and not count:
         raise BadRequestData("limit=0 is only allowed with count=true")
     view = view_of(req)
+    ordering = None
+    if order_by is not None or "orderBy" in p:
+        ordering = parse_ordering(
+            order_by if order_by is not None else p["orderBy"], p.get("orderFrom"), p.get("collation"), req.tm,
+            geometry=p.get("orderGeometry"),
+        ).sort
+    elif "orderFrom" in p or "collation" in p:
+        raise BadRequestData("orderFrom and collation only apply with orderBy")
     # one more than the page tells whether elements remain without counting them all
     page, total = await svc.broker.query_entities(
-        req.tenant, sel, limit=limit + 1 if limit else 0, offset=offset, count=count
+        req.tenant, sel, limit=limit + 1 if limit else 0, offset=offset, count=count, order=ordering
     )
     more = len(page) > limit
     page = page[:limit]

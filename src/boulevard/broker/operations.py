@@ -150,9 +150,15 @@ class Broker:
 
     # -- queries --------------------------------------------------------------
     async def query_entities(
-        self, tenant: str, sel: EntitySelection, *, limit: int, offset: int, count: bool
+        self, tenant: str, sel: EntitySelection, *, limit: int, offset: int, count: bool,
+        order: Callable[[list[Entity]], list[Entity]] | None = None,
     ) -> tuple[list[Entity], int | None]:
+        """One page of the selected entities, in id order or sorted by ``order``; and their number."""
+
         def job(r: Reader) -> tuple[list[Entity], int | None]:
+            if order is not None:  # sorting needs every match first
+                every = order([e for e in r.scan(sel.flt) if sel.match is None or sel.match(e)])
+                return every[offset : offset + limit], (len(every) if count else None)
             if sel.match is None:  # the database selects alone: let it page and count
                 rows = list(r.scan(sel.flt, offset=offset, limit=limit)) if limit else []
                 return rows, (r.count(sel.flt) if count else None)

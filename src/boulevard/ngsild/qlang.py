@@ -319,6 +319,11 @@ class Matcher:
     def __call__(self, entity: Entity) -> bool:
         return self._eval(self.node, entity)
 
+    def values(self, entity: Entity) -> list[Any]:
+        """The values the (comparison) node's path names in an entity (orderBy reuses it)."""
+        assert isinstance(self.node, Comparison)
+        return self._values(self.node.path, entity)
+
     def _eval(self, node: Node, entity: Entity) -> bool:
         if isinstance(node, And):
             return all(self._eval(t, entity) for t in node.terms)
