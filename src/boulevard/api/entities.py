@@ -133,7 +133,7 @@ ENTITIES_PATH = "/ngsi-ld/v1/entities"
 QUERY_BODY_MEMBERS = frozenset({
     "type", "entities", "attrs", "pick", "omit", "q", "geoQ", "scopeQ", "csf", "lang", "temporalQ", "@context",
     "id", "local", "join", "joinLevel", "datasetId", "containedBy", "orderBy", "coordinates", "geometry",
-    "collation",
+    "collation", "ordering",
 })
 POST_QUERY_PARAMS = ("limit", "offset", "count", "options", "format", "local", "lang", "geometryProperty", "csf")
 
@@ -175,6 +175,11 @@ async def query_entities_post(request: Request) -> Response:
             params[name] = body[name]
     if "joinLevel" in body:
         params["joinLevel"] = str(body["joinLevel"])
+    ordering_params = body.get("ordering")
+    if ordering_params is not None:  # the orderBy/coordinates/geometry/collation group (5.2.43)
+        if not isinstance(ordering_params, dict):
+            raise BadRequestData("ordering must be an object")
+        body = {**body, **ordering_params}
     order_by = body.get("orderBy")
     if order_by is not None:
         if isinstance(order_by, str):

@@ -15,7 +15,7 @@ from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int
 from boulevard.api.services import Services
 from boulevard.errors import BadRequestData, InvalidRequest
-from boulevard.ngsild.model import Entity, check_name, check_uri
+from boulevard.ngsild.model import GEOMETRY_TYPES, Entity, check_name, check_uri
 from boulevard.ngsild.projection import Projection, parse_projection
 from boulevard.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, RenderOptions, render_entity
 from boulevard.ngsild.selection import SYSTEM_ATTRS
@@ -169,10 +169,21 @@ def _inline(out: dict[str, Any], name: str, linked: list[dict[str, Any]], form: 
 
 
 def to_feature(out: dict[str, Any], req: NgsiRequest) -> dict[str, Any]:
+    """A GeoJSON Feature (6.3.15): geometry from ``geometryProperty`` (default location), its
+    default instance when it has several, null when it is not a geometry."""
     geo = req.params.get("geometryProperty", "location")
     props = {k: v for k, v in out.items() if k != "id"}
-    geom_src = out.get(geo)
-    geometry = None
-    if isinstance(geom_src, dict):
-        geometry = geom_src.get("value", geom_src if "coordinates" in geom_src else None)
-    return {"id": out.get("id"), "type": "Feature", "geometry": geometry, "properties": props}
+    return {"id": out.get("id"), "type": "Feature", "geometry": _geometry(out.get(geo)), "properties": props}
+
+
+def _geometry(attr: Any) -> Any:
+    if isinstance(attr, list):  # several instances: the default one (no datasetId), else the first
+        default = [a for a in attr if isinstance(a, dict) and "datasetId" not in a]
+        attr = (default or attr or [None])[0]
+    if isinstance(attr, dict):
+        if attr.get("type") in GEOMETRY_TYPES and "coordinates" in attr:
+            return attr  # keyValues: the geometry itself
+        value = attr.get("value")
+        if attr.get("type", "GeoProperty") == "GeoProperty" and isinstance(value, dict) and "coordinates" in value:
+            return value
+    return None

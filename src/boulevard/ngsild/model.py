@@ -459,7 +459,7 @@ def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
         terms = vocab if isinstance(vocab, list) else [vocab]
         if not terms or not all(isinstance(t, str) and t for t in terms):
             raise BadRequestData("vocab must be a string or a list of strings")
-        expanded = [tm.expand(check_name(t, "vocab term")) for t in terms]
+        expanded = [tm.expand(_check_term(t)) for t in terms]
         inst["vocab"] = expanded if isinstance(vocab, list) else expanded[0]
     elif atype == "JsonProperty":
         js = inst["json"]
@@ -477,6 +477,13 @@ def _check_value(atype: str, inst: Instance, tm: TermMap) -> None:
             uri = item.get("object") if isinstance(item, dict) else item
             out.append({"object": check_uri(uri, "objectList member")})
         inst["objectList"] = out
+
+
+def _check_term(term: str) -> str:
+    """A vocab term: a name, a compact IRI or an IRI; unlike attribute names it may hold '-'."""
+    if _FORBIDDEN_NAME.search(term) or (not term.isascii() and any(_bad_char(c) for c in term)):
+        raise BadRequestData(f"invalid vocab term: {term!r}")
+    return term
 
 
 def _as_list(value: Any) -> list[Any]:

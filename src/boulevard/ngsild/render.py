@@ -15,6 +15,7 @@ from boulevard.ngsild.context import TermMap
 from boulevard.ngsild.model import VALUE_MEMBER, Entity, Instance
 
 NORMALIZED = "normalized"
+EXPIRES_AT = "https://uri.etsi.org/ngsi-ld/expiresAt"
 CONCISE = "concise"
 KEY_VALUES = "keyValues"
 
@@ -47,6 +48,10 @@ def render_entity(entity: Entity, tm: TermMap, opts: RenderOptions = DEFAULT_OPT
     compact = tm.compact
     datasets = opts.dataset_ids
     for iri, instances in entity["attrs"].items():
+        if iri == EXPIRES_AT:  # a system member (4.5.x): shown only with sysAttrs, as its date
+            if opts.sys_attrs and instances and opts.format != KEY_VALUES:
+                out["expiresAt"] = instances[0].get("value")
+            continue
         if datasets is not None:
             instances = [i for i in instances if i.get("datasetId", "@none") in datasets]
         if (wanted is not None and iri not in wanted) or not instances:
@@ -148,7 +153,17 @@ def simplified_value(inst: Instance, tm: TermMap, lang: str | None = None) -> An
 
 def pick_language(lmap: dict[str, Any], wanted: str) -> tuple[Any, str]:
     """Choose the text for a `lang` request: exact tag, then prefix, then any."""
-    prefs = [w.split(";")[0].strip() for w in wanted.split(",") if w.strip()]
+    weighted = []
+    for pos, item in enumerate(w for w in wanted.split(",") if w.strip()):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        weighted.append((-q, pos, tag.strip()))
+    prefs = [tag for _, _, tag in sorted(weighted)]  # by weight, then as listed (RFC 9110 12.5.4)
     for pref in prefs:
         if pref == "*":
             break
