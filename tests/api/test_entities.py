@@ -287,7 +287,7 @@ def test_retrieve_key_values(api: Api) -> None:
         assert got["address"] == {"street": "Promenade", "city": "Nice"}
         assert got["name"] == {"languageMap": {"en": "Hall", "fr": "Salle"}}
         assert got["location"] == {"type": "Point", "coordinates": [7.26, 43.69]}
-        assert got["readings"] == {"valueList": [1, 2, 3]}
+        assert got["readings"] == [1, 2, 3]  # 4.5.4: a ListProperty simplifies to its list
     kv = api.entity(RID, options="keyValues", lang="fr")
     assert kv["name"] == "Salle"
 
@@ -984,3 +984,22 @@ def test_tenant_survives_failing_request_in_same_write_batch(api: Api) -> None:
     blocker.result(5)
     resp = api.get(f"/entities/{RID}", headers=T1)
     assert resp.status_code == 200, resp.text
+
+
+def test_key_values_of_several_instances_is_a_dataset_map(api: Api) -> None:
+    api.create({"id": RID, "type": "Room", "speed": [
+        {"type": "Property", "value": 55}, {"type": "Property", "value": 11, "datasetId": "urn:ngsi-ld:Dataset:gps"}],
+        "route": {"type": "ListRelationship", "objectList": ["urn:ngsi-ld:Road:1", "urn:ngsi-ld:Road:2"]}})
+    got = api.entity(RID, options="keyValues")
+    assert got["speed"] == {"dataset": {"@none": 55, "urn:ngsi-ld:Dataset:gps": 11}}
+    assert got["route"] == ["urn:ngsi-ld:Road:1", "urn:ngsi-ld:Road:2"]
+
+
+def test_expires_at_is_a_system_member(api: Api) -> None:
+    date = "2100-01-01T00:00:00Z"
+    api.create({"id": RID, "type": "Room", "expiresAt": {"type": "Property", "value": date},
+                "speed": {"type": "Property", "value": 7, "expiresAt": {"type": "Property", "value": date}}})
+    plain = api.entity(RID)
+    assert "expiresAt" not in plain and "expiresAt" not in plain["speed"]
+    sys = api.entity(RID, options="sysAttrs")
+    assert sys["expiresAt"] == date and sys["speed"]["expiresAt"] == date

@@ -177,6 +177,9 @@ def to_feature(out: dict[str, Any], req: NgsiRequest) -> dict[str, Any]:
 
 
 def _geometry(attr: Any) -> Any:
+    if isinstance(attr, dict) and isinstance(attr.get("dataset"), dict):  # keyValues dataset map
+        ds = attr["dataset"]
+        attr = ds.get("@none", next(iter(ds.values()), None))
     if isinstance(attr, list):  # several instances: the default one (no datasetId), else the first
         default = [a for a in attr if isinstance(a, dict) and "datasetId" not in a]
         attr = (default or attr or [None])[0]

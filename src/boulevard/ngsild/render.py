@@ -58,7 +58,11 @@ def render_entity(entity: Entity, tm: TermMap, opts: RenderOptions = DEFAULT_OPT
             continue
         name = compact(iri)
         if opts.format == KEY_VALUES:
-            out[name] = _one_or_list([simplified_value(i, tm, opts.lang) for i in instances])
+            if len(instances) == 1:
+                out[name] = simplified_value(instances[0], tm, opts.lang)
+            else:  # several instances: a dataset map keyed by datasetId (4.5.4)
+                out[name] = {"dataset": {i.get("datasetId", "@none"): simplified_value(i, tm, opts.lang)
+                                         for i in instances}}
         elif plain and len(instances) == 1:
             inst = instances[0]
             if inst.get("type") in _PLAIN_TYPES and inst.keys() <= _PLAIN_MEMBERS:  # render_instance's fast path
@@ -113,7 +117,10 @@ def render_instance(inst: Instance, tm: TermMap, opts: RenderOptions = DEFAULT_O
             if key in inst:
                 out[key] = inst[key]
     for key, val in inst.items():
-        if ":" in key and isinstance(val, dict):
+        if key == EXPIRES_AT:
+            if opts.sys_attrs and isinstance(val, dict):
+                out["expiresAt"] = val.get("value")
+        elif ":" in key and isinstance(val, dict):
             out[tm.compact(key)] = render_instance(val, tm, opts)
     if concise and atype == "Property" and list(out) == ["value"] and not isinstance(out["value"], (dict, list)):
         return out["value"]
@@ -145,9 +152,9 @@ def simplified_value(inst: Instance, tm: TermMap, lang: str | None = None) -> An
     if atype == "JsonProperty":
         return {"json": inst.get("json")}
     if atype == "ListProperty":
-        return {"valueList": inst.get("valueList")}
+        return inst.get("valueList")
     if atype == "ListRelationship":
-        return {"objectList": inst.get("objectList")}
+        return [o.get("object") for o in inst.get("objectList", []) if isinstance(o, dict)]
     return inst.get("value")
 
 
