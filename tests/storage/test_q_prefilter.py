@@ -92,7 +92,8 @@ def test_sql_prefilter_keeps_every_match(store: SqliteStore, bodies: list[dict[s
 
 def test_prefilter_shapes() -> None:
     a = TM.expand("a")
-    assert q_prefilter(qlang.parse('a=="x"'), TM) == AttrEquals(a, ("x", TM.expand("x")))  # as matched
+    assert q_prefilter(qlang.parse('a=="x"'), TM) == AttrEquals(a, ("x",))
+    assert q_prefilter(qlang.parse("a==x"), TM, frozenset({"a"})) == AttrEquals(a, ("x", TM.expand("x")))
     assert q_prefilter(qlang.parse("a==1,2"), TM) == AttrEquals(a, (1, 2))
     assert q_prefilter(qlang.parse("a>1"), TM) == HasAttr(a)
     assert q_prefilter(qlang.parse("a.s==1"), TM) == HasAttr(a)

@@ -75,6 +75,7 @@ def selection_of(req: NgsiRequest) -> EntitySelection:
         attrs=req.names_param("attrs"),
         geo=parse_geoquery(p.get("georel"), p.get("geometry"), p.get("coordinates"), p.get("geoproperty"), req.tm),
         scope_q=p.get("scopeQ"),
+        expand_values=frozenset(req.names_param("expandValues") or ()),
     )
 
 

@@ -63,6 +63,7 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9_:/#@\-\u00C0-\uFFFF]")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TERM = re.compile(r"^[^\W\d_][\w.:/#@%~+\-?=&!$'*]*$")
 _TIME = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?")
 
 
@@ -251,9 +252,9 @@ class _Parser:
         token = self.text[start : self.pos]
         if not token:
             raise self.error("value expected")
-        if ":" not in token:
-            raise self.error(f"unquoted value {token!r} is neither a number, a date nor a URI")
-        return token
+        if not _TERM.match(token):
+            raise self.error(f"unquoted value {token!r} is neither a number, a date, a URI nor a term")
+        return token  # a URI, or a term that expandValues may expand (4.9 EXAMPLE 12)
 
     def _time_ok(self, m: re.Match[str]) -> bool:
         return not self.text.startswith("-", m.end()) and len(m.group(0)) >= 5
@@ -312,9 +313,11 @@ _MISSING = object()
 class Matcher:
     """Evaluates a q AST against expanded entities, names expanded with a term map."""
 
-    def __init__(self, node: Node, tm: TermMap) -> None:
+    def __init__(self, node: Node, tm: TermMap, expand_values: frozenset[str] = frozenset()) -> None:
         self.node = node
         self.tm = tm
+        # attributes whose query values are terms to expand with the @context (expandValues)
+        self.expand_values = expand_values
 
     def __call__(self, entity: Entity) -> bool:
         return self._eval(self.node, entity)
@@ -386,23 +389,23 @@ class Matcher:
         if op == "!~=":
             return isinstance(actual, str) and re.search(want, actual) is None
         if op in ("==", "!="):
-            hit = self._equals(actual, want)
+            hit = self._equals(actual, want, node.path.attr in self.expand_values)
             return hit if op == "==" else not hit
         return _ordered(actual, want, op)
 
-    def _equals(self, actual: Any, want: Any) -> bool:
+    def _equals(self, actual: Any, want: Any, expand: bool) -> bool:
         if isinstance(actual, list):
-            return any(self._equals(a, want) for a in actual)
+            return any(self._equals(a, want, expand) for a in actual)
         if isinstance(want, Range):
             return _ordered(actual, want.low, ">=") and _ordered(actual, want.high, "<=")
         if isinstance(want, ValueList):
-            return any(self._equals(actual, w) for w in want.items)
+            return any(self._equals(actual, w, expand) for w in want.items)
         if isinstance(actual, bool) or isinstance(want, bool):
             return actual is want
         if isinstance(actual, (int, float)) and isinstance(want, (int, float)):
             return actual == want
         if isinstance(actual, str) and isinstance(want, str):
-            return actual == want or actual == self.tm.expand(want)
+            return actual == want or (expand and actual == self.tm.expand(want))
         return bool(actual == want)
 
 

@@ -103,6 +103,7 @@ def build_selection(
     attrs: list[str] | None = None,
     geo: GeoQuery | None = None,
     scope_q: str | None = None,
+    expand_values: frozenset[str] = frozenset(),
 ) -> EntitySelection:
     matchers: list[Callable[[Entity], bool]] = []
     types: tuple[str, ...] | None = None
@@ -125,10 +126,10 @@ def build_selection(
     conds: list[AttrCond] = []
     if q is not None:
         node = qlang.parse(q)
-        matchers.append(qlang.Matcher(node, tm))
+        matchers.append(qlang.Matcher(node, tm, expand_values))
         if _names_non_system(node):
             narrows = True
-        cond = q_prefilter(node, tm)
+        cond = q_prefilter(node, tm, expand_values)
         if cond is not None:
             conds.append(cond)
     if attrs:
@@ -193,13 +194,13 @@ def combine(shared: EntitySelection, alternatives: list[EntitySelection]) -> Ent
     return EntitySelection(flt, match, shared.narrows or any(a.narrows for a in alternatives))
 
 
-def q_prefilter(node: qlang.Node, tm: TermMap) -> AttrCond | None:
+def q_prefilter(node: qlang.Node, tm: TermMap, expand_values: frozenset[str] = frozenset()) -> AttrCond | None:
     """A condition every entity matching ``node`` meets, for the database to narrow with;
     None when there is none. Any comparison needs its attribute; ``==`` on a plain
     path with scalar literals also needs one of those values (or an instance the
     database cannot judge)."""
     if isinstance(node, (qlang.And, qlang.Or)):
-        terms = [q_prefilter(t, tm) for t in node.terms]
+        terms = [q_prefilter(t, tm, expand_values) for t in node.terms]
         if isinstance(node, qlang.Or):
             return None if any(t is None for t in terms) else AnyOf(tuple(t for t in terms if t is not None))
         kept = tuple(t for t in terms if t is not None)
@@ -215,7 +216,7 @@ def q_prefilter(node: qlang.Node, tm: TermMap) -> AttrCond | None:
         values: list[str | int | float | bool] = []
         for v in literals:
             values.append(v)
-            if isinstance(v, str) and tm.expand(v) != v:
+            if isinstance(v, str) and path.attr in expand_values and tm.expand(v) != v:
                 values.append(tm.expand(v))
         return AttrEquals(iri, tuple(values))
     return HasAttr(iri)
