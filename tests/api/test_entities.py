@@ -1003,3 +1003,17 @@ def test_expires_at_is_a_system_member(api: Api) -> None:
     assert "expiresAt" not in plain and "expiresAt" not in plain["speed"]
     sys = api.entity(RID, options="sysAttrs")
     assert sys["expiresAt"] == date and sys["speed"]["expiresAt"] == date
+
+
+def test_prefer_an_earlier_version_reformats_newer_attribute_types(api: Api) -> None:
+    api.create({"id": RID, "type": "Room", "category": {"type": "VocabProperty", "vocab": "office"},
+                "readings": {"type": "ListProperty", "valueList": [1, 2]}})
+    old = api.get(f"/entities/{RID}", headers={"Prefer": "ngsi-ld=1.5"})
+    assert old.status_code == 203
+    assert old.headers["preference-applied"] == "ngsi-ld=1.5"
+    assert old.json()["category"] == {"type": "Property", "value": "office"}
+    assert old.json()["readings"] == {"type": "Property", "value": [1, 2]}
+    native = api.get(f"/entities/{RID}", headers={"Prefer": "ngsi-ld=1.9"})
+    assert native.status_code == 200 and native.headers["preference-applied"] == "ngsi-ld=1.9"
+    assert native.json()["category"]["type"] == "VocabProperty"
+    assert "preference-applied" not in api.get(f"/entities/{RID}").headers

@@ -13,7 +13,7 @@ from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import Services, services
-from boulevard.api.views import show, to_feature, view_of
+from boulevard.api.views import amend_for_version, show, to_feature, view_of
 from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError, ResourceNotFound
 from boulevard.ngsild import mutate, qlang
 from boulevard.ngsild.geoquery import parse_geoquery
@@ -101,10 +101,19 @@ async def retrieve_entity(request: Request) -> Response:
         raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
     if view.opts.attrs is not None and not any(a in entity["attrs"] for a in view.opts.attrs):
         raise ResourceNotFound(f"entity {entity_id} has none of the attributes asked for")
+    status, headers = _versioned(req, shown)
     if req.accept == neg.GEO_JSON:
         shown = [to_feature(out, req) for out in shown]
     # join=flat answers a list when it found linked entities, the entity alone otherwise
-    return ngsi_response(req, shown if len(shown) > 1 else shown[0], 200)
+    return ngsi_response(req, shown if len(shown) > 1 else shown[0], status, headers)
+
+
+def _versioned(req: NgsiRequest, shown: list[dict[str, Any]]) -> tuple[int, dict[str, str]]:
+    """Prefer: ngsi-ld=X.Y (4.3.6.8): amend for that version; 203 when the payload changed."""
+    if req.version is None:
+        return 200, {}
+    changed = amend_for_version(shown, req.version)
+    return (203 if changed else 200), {"Preference-Applied": f"ngsi-ld={req.version}"}
 
 
 async def query_entities(request: Request) -> Response:
@@ -269,7 +278,9 @@ async def _answer_query(
     body: Any = await show(svc, req, view, page)
     if view.pick is not None:  # an entity left with nothing picked is not listed
         body = [out for out in body if out]
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    status, headers = _versioned(req, body)
+    if total is not None:
+        headers["NGSILD-Results-Count"] = str(total)
     if links_to is not None and limit > 0:
         links = []
         if offset > 0:
@@ -280,7 +291,7 @@ async def _answer_query(
             headers["Link"] = ", ".join(links)
     if req.accept == neg.GEO_JSON:
         body = {"type": "FeatureCollection", "features": [to_feature(out, req) for out in body]}
-    return ngsi_response(req, body, 200, headers)
+    return ngsi_response(req, body, status, headers)
 
 
 def _page_link(path: str, params: dict[str, str], offset: int, limit: int, rel: str, media: str) -> str:

@@ -33,6 +33,7 @@ class NgsiRequest:
     body: Any = None
     content_type: str | None = None
     prefer_plain_json: bool = False  # Prefer: body=json (clause 6.3.6)
+    version: str | None = None  # Prefer: ngsi-ld=<major.minor>, the version the client reads (4.3.6.8)
 
     def flag(self, name: str) -> bool:
         return name in self.options
@@ -133,8 +134,13 @@ async def read_request(
                 raise BadRequestData("with application/json the @context goes in a Link header, not in the body")
     tm = await contexts.term_map(context_ref)
     prefer = headers.get("prefer")
-    plain = prefer is not None and "body=json" in prefer.replace(" ", "").lower().split(",")
-    return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype, plain)
+    prefs = prefer.replace(" ", "").lower().split(",") if prefer is not None else []
+    plain = "body=json" in prefs
+    version = next((p.split("=", 1)[1] for p in prefs if _VERSION_PREF.match(p)), None)
+    return NgsiRequest(tenant, tm, context_ref, accept, params, payload, ctype, plain, version)
+
+
+_VERSION_PREF = re.compile(r"^ngsi-ld=\d+\.\d+$")
 
 
 def _headers(request: Request) -> dict[str, str]:

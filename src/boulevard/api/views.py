@@ -190,3 +190,48 @@ def _geometry(attr: Any) -> Any:
         if attr.get("type", "GeoProperty") == "GeoProperty" and isinstance(value, dict) and "coordinates" in value:
             return value
     return None
+
+
+# attribute types newer than some versions, and what an older reader gets instead (Table 4.3.6.8-2/3)
+_FALLBACKS: dict[str, tuple[tuple[int, int], str, str, str]] = {
+    # type: (introduced in, fallback type, member to read, member to write)
+    "VocabProperty": ((1, 8), "Property", "vocab", "value"),
+    "JsonProperty": ((1, 8), "Property", "json", "value"),
+    "ListProperty": ((1, 8), "Property", "valueList", "value"),
+    "ListRelationship": ((1, 8), "Relationship", "objectList", "object"),
+    "LanguageProperty": ((1, 4), "Property", "languageMap", "value"),
+}
+
+
+def amend_for_version(shown: list[dict[str, Any]], version: str) -> bool:
+    """Reformat, in place, what a reader of an earlier NGSI-LD version cannot interpret
+    (4.3.6.8); True when something changed (the answer is then 203)."""
+    major, minor = (int(x) for x in version.split("."))
+    changed = False
+
+    def fix(attr: Any) -> None:
+        nonlocal changed
+        if isinstance(attr, list):
+            for a in attr:
+                fix(a)
+            return
+        if not isinstance(attr, dict):
+            return
+        rule = _FALLBACKS.get(attr.get("type", ""))
+        if rule is not None and (major, minor) < rule[0]:
+            _, new_type, old_member, new_member = rule
+            value = attr.pop(old_member, None)
+            if old_member == "objectList" and isinstance(value, list):
+                value = [o.get("object") if isinstance(o, dict) else o for o in value]
+            attr["type"] = new_type
+            attr[new_member] = value
+            changed = True
+        for sub in list(attr.values()):  # sub-attributes
+            if isinstance(sub, dict) and "type" in sub:
+                fix(sub)
+
+    for out in shown:
+        for key, attr in out.items():
+            if key not in ("id", "type", "scope", "@context"):
+                fix(attr)
+    return changed
