@@ -1017,3 +1017,21 @@ def test_prefer_an_earlier_version_reformats_newer_attribute_types(api: Api) -> 
     assert native.status_code == 200 and native.headers["preference-applied"] == "ngsi-ld=1.9"
     assert native.json()["category"]["type"] == "VocabProperty"
     assert "preference-applied" not in api.get(f"/entities/{RID}").headers
+
+
+def test_entity_map_on_retrieve(api: Api) -> None:
+    api.create(room())
+    resp = api.get(f"/entities/{RID}", params={"entityMap": "true"})
+    assert resp.status_code == 200 and "entityMap" not in resp.json()
+    location = resp.headers["ngsild-entitymap"]
+    assert location.startswith("/ngsi-ld/v1/entityMaps/urn:ngsi-ld:EntityMap:")
+    map_id = location.rsplit("/", 1)[1]
+    got = api.get(f"/entityMaps/{map_id}").json()
+    assert got["type"] == "EntityMap" and got["entityMap"] == {RID: ["@none"]}
+    # a live map named in the header is used and echoed; a dead one is replaced
+    assert api.get(f"/entities/{RID}", headers={"NGSILD-EntityMap": location}).headers["ngsild-entitymap"] == location
+    fresh = api.get(f"/entities/{RID}", headers={"NGSILD-EntityMap": "urn:ngsi-ld:EntityMap:dead"})
+    assert "dead" not in fresh.headers["ngsild-entitymap"]
+    assert api.delete(f"/entityMaps/{map_id}").status_code == 204
+    assert_problem(api.get(f"/entityMaps/{map_id}"), 404, "ResourceNotFound")
+    assert "ngsild-entitymap" not in api.get(f"/entities/{RID}").headers

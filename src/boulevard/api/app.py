@@ -65,6 +65,8 @@ ROUTES = [
     _r("/entityOperations/merge", batch.batch_merge, "POST"),
     _r("/entityOperations/delete", batch.batch_delete, "POST"),
     _r("/entityOperations/query", entities.query_entities_post, "POST"),
+    _r("/entityMaps/{map_id}", entities.retrieve_entity_map, "GET"),
+    _r("/entityMaps/{map_id}", entities.delete_entity_map, "DELETE"),
     _r("/jsonldContexts", contexts.add_context, "POST"),
     _r("/jsonldContexts", contexts.list_contexts, "GET"),
     _r("/jsonldContexts/{context_id:path}", contexts.serve_context, "GET"),

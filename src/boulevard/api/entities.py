@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from boulevard.api import negotiation as neg
 from boulevard.api.request import NgsiRequest, parse_int, read_request
-from boulevard.api.responses import empty_response, ngsi_response
+from boulevard.api.responses import empty_response, json_response, ngsi_response
 from boulevard.api.services import Services, services
 from boulevard.api.views import amend_for_version, show, to_feature, view_of
 from boulevard.errors import BadRequestData, InvalidRequest, NgsiLdError, ResourceNotFound
@@ -102,10 +102,41 @@ async def retrieve_entity(request: Request) -> Response:
     if view.opts.attrs is not None and not any(a in entity["attrs"] for a in view.opts.attrs):
         raise ResourceNotFound(f"entity {entity_id} has none of the attributes asked for")
     status, headers = _versioned(req, shown)
+    headers.update(_entity_map(svc, req, request, [entity["id"]]))
     if req.accept == neg.GEO_JSON:
         shown = [to_feature(out, req) for out in shown]
     # join=flat answers a list when it found linked entities, the entity alone otherwise
     return ngsi_response(req, shown if len(shown) > 1 else shown[0], status, headers)
+
+
+def _entity_map(svc: Services, req: NgsiRequest, request: Request, ids: list[str]) -> dict[str, str]:
+    """entityMap=true or an NGSILD-EntityMap header (5.7.1.4): use the live map it names or make
+    one, and answer its location."""
+    ref = request.headers.get("ngsild-entitymap")
+    if not req.bool_param("entityMap") and ref is None:
+        return {}
+    used = svc.broker.entity_maps.use(req.tenant, ref.rsplit("/", 1)[-1] if ref else None, ids)
+    return {"NGSILD-EntityMap": f"{ENTITY_MAPS_PATH}/{used.id}"}
+
+
+ENTITY_MAPS_PATH = "/ngsi-ld/v1/entityMaps"
+
+
+async def retrieve_entity_map(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts)
+    found = svc.broker.entity_maps.get(req.tenant, request.path_params["map_id"])
+    if found is None:
+        raise ResourceNotFound(f"no EntityMap {request.path_params['map_id']}")
+    return json_response(found.as_json(), headers={"NGSILD-Tenant": req.tenant} if req.tenant else None)
+
+
+async def delete_entity_map(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts)
+    if not svc.broker.entity_maps.delete(req.tenant, request.path_params["map_id"]):
+        raise ResourceNotFound(f"no EntityMap {request.path_params['map_id']}")
+    return empty_response(204, tenant=req.tenant)
 
 
 def _versioned(req: NgsiRequest, shown: list[dict[str, Any]]) -> tuple[int, dict[str, str]]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from boulevard.broker.entity_maps import EntityMaps
 from boulevard.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
 from boulevard.ngsild import mutate
 from boulevard.ngsild.model import Entity, Instance, new_entity, now_iso
@@ -54,6 +55,7 @@ class BatchItem:
 class Broker:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.entity_maps = EntityMaps()
 
     # -- single entity -------------------------------------------------------
     async def create_entity(self, tenant: str, parsed: Entity) -> Entity:
