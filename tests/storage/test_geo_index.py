@@ -46,25 +46,25 @@ def in_box(store: SqliteStore, box: GeoBox, types: tuple[str, ...] | None = None
 
 
 def test_index_follows_insert_update_and_delete(store: SqliteStore) -> None:
-    box = GeoBox(LOC, 0.0, 0.0, 1.0, 1.0)
-    store.write_sync("", lambda w: w.insert(ent(1, 0.5, 0.5)))
-    store.write_sync("", lambda w: w.insert_many([ent(2, 0.2, 0.2), ent(3, 5.0, 5.0)]))
+    box = GeoBox(LOC, 0.0, 0.0, 0.1, 0.1)
+    store.write_sync("", lambda w: w.insert(ent(1, 0.05, 0.05)))
+    store.write_sync("", lambda w: w.insert_many([ent(2, 0.02, 0.02), ent(3, 5.0, 5.0)]))
     assert in_box(store, box) == ["urn:ngsi-ld:E:1", "urn:ngsi-ld:E:2"]
     store.write_sync("", lambda w: w.update(ent(1, 7.0, 7.0)))  # moved out
-    store.write_sync("", lambda w: w.update(ent(3, 0.9, 0.9)))  # moved in
+    store.write_sync("", lambda w: w.update(ent(3, 0.09, 0.09)))  # moved in
     assert in_box(store, box) == ["urn:ngsi-ld:E:2", "urn:ngsi-ld:E:3"]
     store.write_sync("", lambda w: w.delete("urn:ngsi-ld:E:2"))
     assert in_box(store, box) == ["urn:ngsi-ld:E:3"]
     # the other attribute is indexed under its own name
-    store.write_sync("", lambda w: w.insert(ent(4, 0.5, 0.5, attr=SPACE)))
+    store.write_sync("", lambda w: w.insert(ent(4, 0.05, 0.05, attr=SPACE)))
     assert in_box(store, box) == ["urn:ngsi-ld:E:3"]
-    assert in_box(store, GeoBox(SPACE, 0.0, 0.0, 1.0, 1.0)) == ["urn:ngsi-ld:E:4"]
+    assert in_box(store, GeoBox(SPACE, 0.0, 0.0, 0.1, 0.1)) == ["urn:ngsi-ld:E:4"]
 
 
 def test_index_combines_with_types_and_tenants(store: SqliteStore) -> None:
-    store.write_sync("", lambda w: w.insert_many([ent(1, 0.5, 0.5, types=("A",)), ent(2, 0.5, 0.5, types=("B",))]))
-    store.write_sync("other", lambda w: w.insert(ent(3, 0.5, 0.5)), create_tenant=True)
-    box = GeoBox(LOC, 0.0, 0.0, 1.0, 1.0)
+    store.write_sync("", lambda w: w.insert_many([ent(1, 0.05, 0.05, types=("A",)), ent(2, 0.05, 0.05, types=("B",))]))
+    store.write_sync("other", lambda w: w.insert(ent(3, 0.05, 0.05)), create_tenant=True)
+    box = GeoBox(LOC, 0.0, 0.0, 0.1, 0.1)
     assert in_box(store, box, ("B",)) == ["urn:ngsi-ld:E:2"]
     assert in_box(store, box) == ["urn:ngsi-ld:E:1", "urn:ngsi-ld:E:2"]
     other = store.read_sync("other", lambda r: [e["id"] for e in r.scan(EntityFilter(geo=box))])
@@ -80,12 +80,12 @@ def test_migration_backfills_entities_stored_before_the_index(tmp_path: Path) ->
     import orjson
 
     conn.execute("INSERT INTO entities (tenant, id, doc) VALUES ('', ?, ?)",
-                 ("urn:ngsi-ld:E:1", orjson.dumps(ent(1, 0.5, 0.5))))
+                 ("urn:ngsi-ld:E:1", orjson.dumps(ent(1, 0.05, 0.05))))
     conn.commit()
     conn.close()
     store = SqliteStore(db)
     try:
-        assert in_box(store, GeoBox(LOC, 0.0, 0.0, 1.0, 1.0)) == ["urn:ngsi-ld:E:1"]
+        assert in_box(store, GeoBox(LOC, 0.0, 0.0, 0.1, 0.1)) == ["urn:ngsi-ld:E:1"]
     finally:
         store.close()
 
@@ -121,6 +121,31 @@ def test_index_rolls_back_with_its_write(store: SqliteStore) -> None:
         store.write_sync("", failing)
     conn = sqlite3.connect(store.path)
     try:
-        assert conn.execute("SELECT count(*) FROM geo_entries").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM geo_cells").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_wide_geometries_and_wide_queries(store: SqliteStore, tm: TermMap) -> None:
+    # a district polygon spans many cells: filed once as "wide", found by every geo-query on its attribute
+    ring = [[-3.8, 40.3], [-3.6, 40.3], [-3.6, 40.5], [-3.8, 40.5], [-3.8, 40.3]]
+    district = {"id": "urn:ngsi-ld:E:district", "type": ["T"], "createdAt": "x", "modifiedAt": "x",
+                "attrs": {LOC: [{"type": "GeoProperty", "value": {"type": "Polygon", "coordinates": [ring]}}]}}
+    store.write_sync("", lambda w: w.insert_many([district, ent(1, -3.7, 40.4), ent(2, 10.0, 50.0)]))
+    conn = sqlite3.connect(store.path)
+    try:
+        cells = [r[0] for r in conn.execute("SELECT cell FROM geo_cells WHERE id = 'urn:ngsi-ld:E:district'")]
+    finally:
+        conn.close()
+    assert cells == [-1]
+    near = parse_geoquery("near;maxDistance==100", "Point", [-3.7, 40.4], None, tm)
+    assert near is not None
+    found = store.read_sync("", lambda r: list(r.scan(EntityFilter(geo=near.box()))))
+    got = [e["id"] for e in found if near.matches(e)]
+    assert got == ["urn:ngsi-ld:E:1", "urn:ngsi-ld:E:district"]
+    # a box wider than the grid's limit is answered without it, still exactly
+    wide = parse_geoquery("within", "Polygon", [[[-20, 30], [20, 30], [20, 60], [-20, 60], [-20, 30]]], None, tm)
+    assert wide is not None
+    found = store.read_sync("", lambda r: list(r.scan(EntityFilter(geo=wide.box()))))
+    got = [e["id"] for e in found if wide.matches(e)]
+    assert got == ["urn:ngsi-ld:E:1", "urn:ngsi-ld:E:2", "urn:ngsi-ld:E:district"]
