@@ -153,19 +153,24 @@ class _Parser:
             self.pos += 1
         return AttrPath(parts[0], tuple(parts[1:]), tuple(members))
 
+    def quoted(self, *, regex: bool) -> str:
+        """A double-quoted string at pos. Escapes: in a value every '\\x' is x; in a pattern only
+        '\\"' is unescaped, other backslashes belong to the regular expression."""
+        end = self.pos + 1
+        out = []
+        while end < len(self.text) and self.text[end] != '"':
+            if self.text[end] == "\\" and end + 1 < len(self.text) and (not regex or self.text[end + 1] == '"'):
+                end += 1
+            out.append(self.text[end])
+            end += 1
+        if end >= len(self.text):
+            raise self.error("unterminated string")
+        self.pos = end + 1
+        return "".join(out)
+
     def regex(self) -> str:
         if self.peek('"'):  # a quoted pattern: may hold ; | and parentheses; \" is a quote
-            end = self.pos + 1
-            out = []
-            while end < len(self.text) and self.text[end] != '"':
-                if self.text.startswith('\\"', end):
-                    end += 1
-                out.append(self.text[end])
-                end += 1
-            if end >= len(self.text):
-                raise self.error("unterminated pattern")
-            self.pos = end + 1
-            return self._compiled("".join(out))
+            return self._compiled(self.quoted(regex=True))
         start = self.pos
         depth = 0
         while not self.at_end():
@@ -212,17 +217,7 @@ class _Parser:
         if self.at_end():
             raise self.error("value expected")
         if self.peek('"'):
-            end = self.pos + 1
-            out = []
-            while end < len(self.text) and self.text[end] != '"':
-                if self.text[end] == "\\" and end + 1 < len(self.text):
-                    end += 1
-                out.append(self.text[end])
-                end += 1
-            if end >= len(self.text):
-                raise self.error("unterminated string")
-            self.pos = end + 1
-            return "".join(out)
+            return self.quoted(regex=False)
         for rx in (_DATETIME, _DATE, _TIME):
             m = rx.match(self.text, self.pos)
             if m and (rx is not _TIME or self._time_ok(m)):

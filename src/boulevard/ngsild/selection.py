@@ -28,16 +28,18 @@ class EntitySelection:
     narrows: bool  # selects by something more than ids (purge needs that)
 
 
-def parse_type_expr(text: str, tm: TermMap) -> tuple[TypeExpr, tuple[str, ...] | None]:
-    """Type selection (4.17): ',' and '|' are OR, ';' is AND, with parentheses.
+ListTest = Callable[[list[str]], bool]
 
-    Returns the matcher and, when the expression is a plain OR of names, those
-    IRIs for the storage pre-filter.
-    """
+
+def parse_list_expr(text: str, term: Callable[[str], ListTest], what: str) -> ListTest:
+    """The boolean grammar shared by type selections (4.17) and scopeQ (4.19): terms joined by
+    ';' (and), ',' or '|' (or), with parentheses; ``term`` makes the test for one term."""
     tokens = re.findall(r"[(),;|]|[^(),;|]+", text.replace(" ", ""))
+    if not tokens:
+        raise BadRequestData(f"{what} must not be empty")
     pos = 0
 
-    def expr() -> TypeExpr:
+    def expr() -> ListTest:
         nonlocal pos
         terms = [conj()]
         while pos < len(tokens) and tokens[pos] in (",", "|"):
@@ -46,13 +48,9 @@ def parse_type_expr(text: str, tm: TermMap) -> tuple[TypeExpr, tuple[str, ...] |
         if len(terms) == 1:
             return terms[0]
         alts = tuple(terms)
+        return lambda xs: any(f(xs) for f in alts)
 
-        def any_of(ts: list[str]) -> bool:
-            return any(f(ts) for f in alts)
-
-        return any_of
-
-    def conj() -> TypeExpr:
+    def conj() -> ListTest:
         nonlocal pos
         terms = [atom()]
         while pos < len(tokens) and tokens[pos] == ";":
@@ -61,32 +59,43 @@ def parse_type_expr(text: str, tm: TermMap) -> tuple[TypeExpr, tuple[str, ...] |
         if len(terms) == 1:
             return terms[0]
         parts = tuple(terms)
+        return lambda xs: all(f(xs) for f in parts)
 
-        def all_of(ts: list[str]) -> bool:
-            return all(f(ts) for f in parts)
-
-        return all_of
-
-    def atom() -> TypeExpr:
+    def atom() -> ListTest:
         nonlocal pos
         if pos >= len(tokens):
-            raise BadRequestData(f"invalid type selection {text!r}")
+            raise BadRequestData(f"invalid {what} {text!r}")
         tok = tokens[pos]
         pos += 1
         if tok == "(":
             inner = expr()
             if pos >= len(tokens) or tokens[pos] != ")":
-                raise BadRequestData(f"unbalanced parentheses in type selection {text!r}")
+                raise BadRequestData(f"unbalanced parentheses in {what} {text!r}")
             pos += 1
             return inner
         if tok in "),;|":
-            raise BadRequestData(f"invalid type selection {text!r}")
-        iri = tm.expand(tok)
-        return lambda ts: iri in ts
+            raise BadRequestData(f"invalid {what} {text!r}")
+        return term(tok)
 
     matcher = expr()
     if pos != len(tokens):
-        raise BadRequestData(f"invalid type selection {text!r}")
+        raise BadRequestData(f"invalid {what} {text!r}")
+    return matcher
+
+
+def parse_type_expr(text: str, tm: TermMap) -> tuple[TypeExpr, tuple[str, ...] | None]:
+    """Type selection (4.17): ',' and '|' are OR, ';' is AND, with parentheses.
+
+    Returns the matcher and, when the expression is a plain OR of names, those
+    IRIs for the storage pre-filter.
+    """
+
+    def has_type(name: str) -> ListTest:
+        iri = tm.expand(name)
+        return lambda types: iri in types
+
+    matcher = parse_list_expr(text, has_type, "type selection")
+    tokens = re.findall(r"[(),;|]|[^(),;|]+", text.replace(" ", ""))
     plain: tuple[str, ...] | None = None
     if not any(t in ("(", ")", ";") for t in tokens):
         plain = tuple(tm.expand(t) for t in tokens if t not in (",", "|"))
@@ -254,50 +263,4 @@ def _scope_term(term: str) -> ScopeExpr:
 
 def parse_scope_query(text: str) -> ScopeExpr:
     """scopeQ: scope patterns joined by ';' (and), ',' or '|' (or), with parentheses."""
-    tokens = re.findall(r"[(),;|]|[^(),;|]+", text.replace(" ", ""))
-    if not tokens:
-        raise BadRequestData("scopeQ must not be empty")
-    pos = 0
-
-    def expr() -> ScopeExpr:
-        nonlocal pos
-        terms = [conj()]
-        while pos < len(tokens) and tokens[pos] in (",", "|"):
-            pos += 1
-            terms.append(conj())
-        if len(terms) == 1:
-            return terms[0]
-        alts = tuple(terms)
-        return lambda scopes: any(f(scopes) for f in alts)
-
-    def conj() -> ScopeExpr:
-        nonlocal pos
-        terms = [atom()]
-        while pos < len(tokens) and tokens[pos] == ";":
-            pos += 1
-            terms.append(atom())
-        if len(terms) == 1:
-            return terms[0]
-        parts = tuple(terms)
-        return lambda scopes: all(f(scopes) for f in parts)
-
-    def atom() -> ScopeExpr:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise BadRequestData(f"invalid scopeQ {text!r}")
-        tok = tokens[pos]
-        pos += 1
-        if tok == "(":
-            inner = expr()
-            if pos >= len(tokens) or tokens[pos] != ")":
-                raise BadRequestData(f"unbalanced parentheses in scopeQ {text!r}")
-            pos += 1
-            return inner
-        if tok in "),;|":
-            raise BadRequestData(f"invalid scopeQ {text!r}")
-        return _scope_term(tok)
-
-    matcher = expr()
-    if pos != len(tokens):
-        raise BadRequestData(f"invalid scopeQ {text!r}")
-    return matcher
+    return parse_list_expr(text, _scope_term, "scopeQ")

@@ -154,11 +154,7 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
         where.append("e.tenant = ?")
         params.append(tenant)
         if flt.types:
-            where.append(
-                f"EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = e.tenant AND t.id = e.id"
-                f" AND t.type IN ({','.join('?' * len(flt.types))}))"
-            )
-            params += flt.types
+            where.append(_has_type_sql(flt.types, params))
     elif flt.types and len(flt.types) == 1:
         source = "entity_types t JOIN entities e ON e.tenant = t.tenant AND e.id = t.id"
         where += ["t.tenant = ?", "t.type = ?"]
@@ -169,11 +165,7 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
         where.append("e.tenant = ?")
         params.append(tenant)
         if flt.types:
-            where.append(
-                f"EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = e.tenant AND t.id = e.id"
-                f" AND t.type IN ({','.join('?' * len(flt.types))}))"
-            )
-            params += flt.types
+            where.append(_has_type_sql(flt.types, params))
     if flt.ids:
         where.append(f"e.id IN ({','.join('?' * len(flt.ids))})")
         params += flt.ids
@@ -186,6 +178,15 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
     if not what.startswith("count("):
         sql += f" ORDER BY {order}"
     return sql, params
+
+
+def _has_type_sql(types: tuple[str, ...], params: list[Any]) -> str:
+    """The entity ``e`` has one of ``types`` (an index probe per row)."""
+    params.extend(types)
+    return (
+        "EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = e.tenant AND t.id = e.id"
+        f" AND t.type IN ({','.join('?' * len(types))}))"
+    )
 
 
 def _attr_sql(cond: AttrCond, params: list[Any]) -> str:
