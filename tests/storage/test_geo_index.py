@@ -149,3 +149,14 @@ def test_wide_geometries_and_wide_queries(store: SqliteStore, tm: TermMap) -> No
     found = store.read_sync("", lambda r: list(r.scan(EntityFilter(geo=wide.box()))))
     got = [e["id"] for e in found if wide.matches(e)]
     assert got == ["urn:ngsi-ld:E:1", "urn:ngsi-ld:E:2", "urn:ngsi-ld:E:district"]
+
+
+def test_two_instances_in_one_cell_keep_both_boxes(store: SqliteStore) -> None:
+    two = {"id": "urn:ngsi-ld:E:two", "type": ["T"], "createdAt": "x", "modifiedAt": "x", "attrs": {LOC: [
+        {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [0.0001, 0.0001]}},
+        {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [0.0049, 0.0049]}, "datasetId": "urn:d:2"},
+    ]}}
+    store.write_sync("", lambda w: w.insert(two))
+    assert in_box(store, GeoBox(LOC, 0.0045, 0.0045, 0.00495, 0.00495)) == ["urn:ngsi-ld:E:two"]
+    assert in_box(store, GeoBox(LOC, 0.0, 0.0, 0.0002, 0.0002)) == ["urn:ngsi-ld:E:two"]
+    assert in_box(store, GeoBox(LOC, 0.0, 0.0046, 0.0002, 0.0048)) == []  # outside the union of the boxes

@@ -69,14 +69,19 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
-    # 4: a spatial index of every GeoProperty instance: the grid cells it touches (exact tests
-    # in memory). A B-tree of cells costs a few microseconds per write where an R*Tree costs ~40.
+    # 4: a spatial index of every GeoProperty instance: the grid cells it touches, each row with
+    # the geometry's bounding box (exact tests in memory). A B-tree of cells costs a few
+    # microseconds per write where an R*Tree costs ~40.
     """
     CREATE TABLE geo_cells (
-        tenant TEXT NOT NULL,
-        cell   INTEGER NOT NULL,
-        id     TEXT NOT NULL,
-        attr   TEXT NOT NULL,
+        tenant  TEXT NOT NULL,
+        cell    INTEGER NOT NULL,
+        id      TEXT NOT NULL,
+        attr    TEXT NOT NULL,
+        min_lon REAL NOT NULL,
+        min_lat REAL NOT NULL,
+        max_lon REAL NOT NULL,
+        max_lat REAL NOT NULL,
         PRIMARY KEY (tenant, attr, cell, id)
     ) WITHOUT ROWID;
     CREATE INDEX geo_cells_by_id ON geo_cells (tenant, id);
@@ -145,12 +150,16 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
     if flt.geo is not None and ranges is not None:
         g = flt.geo
         # the grid cells under the box, then each hit's row by primary key (CROSS JOIN keeps that order)
-        spans = " OR ".join(["gc.cell BETWEEN ? AND ?"] * len(ranges) + ["gc.cell = ?"])
+        # one index range scan per grid column (a VALUES list driving the join), plus the wide cell
+        spans = ",".join(["(?, ?)"] * (len(ranges) + 1))
         source = (
-            f"(SELECT DISTINCT gc.id FROM geo_cells gc WHERE gc.tenant = ? AND gc.attr = ? AND ({spans}))"
+            f"(SELECT DISTINCT gc.id FROM (VALUES {spans}) r CROSS JOIN geo_cells gc"
+            " ON gc.tenant = ? AND gc.attr = ? AND gc.cell BETWEEN r.column1 AND r.column2"
+            " WHERE gc.min_lon <= ? AND gc.max_lon >= ? AND gc.min_lat <= ? AND gc.max_lat >= ?)"
             " hit CROSS JOIN entities e ON e.id = hit.id"
         )
-        params += [tenant, g.attr, *(v for r in ranges for v in r), WIDE_CELL]
+        params += [*(v for r in ranges for v in r), WIDE_CELL, WIDE_CELL, tenant, g.attr,
+                   g.max_lon, g.min_lon, g.max_lat, g.min_lat]
         where.append("e.tenant = ?")
         params.append(tenant)
         if flt.types:
@@ -298,13 +307,20 @@ def cell_ranges(box: GeoBox) -> list[tuple[int, int]] | None:
 
 
 def _index_geo(conn: sqlite3.Connection, tenant: str, entities: list[Entity]) -> None:
-    rows = [
-        (tenant, cell, e["id"], attr)
-        for e in entities
-        for attr, *box in geo_rows(e)
-        for cell in _cells(*box)
-    ]
-    _insert_rows(conn, "INSERT OR IGNORE INTO geo_cells (tenant, cell, id, attr) VALUES ", rows)
+    boxes: dict[tuple[str, str, int], tuple[float, float, float, float]] = {}
+    for e in entities:
+        for attr, *box in geo_rows(e):
+            for cell in _cells(*box):
+                key = (e["id"], attr, cell)
+                old = boxes.get(key)  # two instances in one cell: one row with both boxes' union
+                boxes[key] = tuple(box) if old is None else (  # type: ignore[assignment]
+                    min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]), max(old[3], box[3])
+                )
+    rows = [(tenant, cell, eid, attr, *box) for (eid, attr, cell), box in boxes.items()]
+    _insert_rows(
+        conn, "INSERT OR IGNORE INTO geo_cells (tenant, cell, id, attr, min_lon, min_lat, max_lon, max_lat) VALUES ",
+        rows,
+    )
 
 
 def _unindex_geo(conn: sqlite3.Connection, tenant: str, entity_id: str) -> None:
