@@ -58,3 +58,12 @@ def test_post_query_ordering(api: Api) -> None:
                 {"orderBy": ["id;asc"], "geometry": 5}, {"orderBy": ["id;asc"], "collation": "not a tag!!"}):
         resp = api.post("/entityOperations/query", json={"type": "Query", "entities": [{"type": "Spot"}], **bad})
         assert_problem(resp, 400, "BadRequestData")
+
+
+def test_ordered_pages_and_count(api: Api) -> None:
+    _load(api)
+    resp = api.get("/entities", params={"type": "Spot", "orderBy": "location;dist-asc", "orderFrom": "[8,40]",
+                                        "limit": "1", "offset": "1", "count": "true"})
+    assert [e["id"].rsplit(":", 1)[1] for e in resp.json()] == ["mid"]
+    assert resp.headers["ngsild-results-count"] == "3"
+    assert 'rel="next"' in resp.headers["link"] and 'rel="prev"' in resp.headers["link"]

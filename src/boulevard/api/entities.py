@@ -297,7 +297,7 @@ async def _answer_query(
         ordering = parse_ordering(
             order_by if order_by is not None else p["orderBy"], p.get("orderFrom"), p.get("collation"), req.tm,
             geometry=p.get("orderGeometry"),
-        ).sort
+        ).first
     elif "orderFrom" in p or "collation" in p:
         raise BadRequestData("orderFrom and collation only apply with orderBy")
     # one more than the page tells whether elements remain without counting them all

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,14 +153,24 @@ class Broker:
     # -- queries --------------------------------------------------------------
     async def query_entities(
         self, tenant: str, sel: EntitySelection, *, limit: int, offset: int, count: bool,
-        order: Callable[[list[Entity]], list[Entity]] | None = None,
+        order: Callable[[Iterable[Entity], int], list[Entity]] | None = None,
     ) -> tuple[list[Entity], int | None]:
-        """One page of the selected entities, in id order or sorted by ``order``; and their number."""
+        """One page of the selected entities, in id order or in ``order`` (which returns the
+        first n of what it is given); and their number."""
 
         def job(r: Reader) -> tuple[list[Entity], int | None]:
-            if order is not None:  # sorting needs every match first
-                every = order([e for e in r.scan(sel.flt) if sel.match is None or sel.match(e)])
-                return every[offset : offset + limit], (len(every) if count else None)
+            if order is not None:  # every match is looked at; only offset + limit are kept
+                seen = 0
+
+                def matches() -> Iterator[Entity]:
+                    nonlocal seen
+                    for e in r.scan(sel.flt):
+                        if sel.match is None or sel.match(e):
+                            seen += 1
+                            yield e
+
+                top = order(matches(), offset + limit)
+                return top[offset:], (seen if count else None)
             if sel.match is None:  # the database selects alone: let it page and count
                 rows = list(r.scan(sel.flt, offset=offset, limit=limit)) if limit else []
                 return rows, (r.count(sel.flt) if count else None)

@@ -11,8 +11,10 @@ Strings compare by code point, or accent- and case-insensitively first under a
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Any
@@ -43,10 +45,11 @@ class Ordering:
     collation: str | None
     tm: TermMap
 
-    def sort(self, entities: list[Entity]) -> list[Entity]:
-        keyed: list[tuple[list[Any], Entity]] = [(self._keys(e), e) for e in entities]
-        keyed.sort(key=cmp_to_key(self._compare_keyed))
-        return [e for _, e in keyed]
+    def first(self, entities: Iterable[Entity], n: int) -> list[Entity]:
+        """The first ``n`` entities in this order, holding no more than ``n`` at a time
+        (a query over a whole type must not sort every entity of it in memory)."""
+        keyed = ((self._keys(e), e) for e in entities)
+        return [e for _, e in heapq.nsmallest(n, keyed, key=cmp_to_key(self._compare_keyed))]
 
     def _compare_keyed(self, a: tuple[list[Any], Entity], b: tuple[list[Any], Entity]) -> int:
         return self._compare(a[0], b[0])
