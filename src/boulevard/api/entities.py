@@ -68,7 +68,7 @@ def selection_of(req: NgsiRequest) -> EntitySelection:
     p = req.params
     return build_selection(
         req.tm,
-        type_expr=p.get("type"),
+        type_expr=None if p.get("type") == "*" else p.get("type"),
         ids=req.list_param("id"),
         id_pattern=p.get("idPattern"),
         q=p.get("q"),
@@ -155,7 +155,6 @@ async def query_entities(request: Request) -> Response:
     if p.get("type") == "*":  # every type (4.17); not with local explicitly false
         if p.get("local") == "false":
             raise BadRequestData("type=* cannot be combined with local=false")
-        del p["type"]
         local = True
     if "csf" in p:
         qlang.parse(p["csf"])  # same grammar as q; no context sources to filter yet
