@@ -141,7 +141,7 @@ def _filter_sql(tenant: str, flt: EntityFilter, what: str) -> tuple[str, list[An
 
     One type: walk that type's index rows in id order (LIMIT stops early). Several:
     walk entities in id order with an index probe per row. A geo box starts from the
-    R*Tree instead, which is the most selective.
+    grid index instead, which is the most selective.
     """
     params: list[Any] = []
     where: list[str] = []
