@@ -50,12 +50,12 @@ class NgsiRequest:
         return [v.strip() for v in raw.split(",") if v.strip()]
 
     def names_param(self, name: str) -> list[str] | None:
-        """attrs / pick / omit: names separated by ',' (or '|' for pick and omit, 4.21);
-        an empty name (two separators in a row, a trailing one) is refused."""
+        """A comma-separated list of names (attrs, datasetId, expandValues); an empty name
+        (two commas in a row, a trailing one) is refused. pick/omit: ngsild.projection."""
         raw = self.params.get(name)
         if raw is None:
             return None
-        names = re.split(r"[,|]" if name in ("pick", "omit") else ",", raw)
+        names = raw.split(",")
         if any(not n.strip() for n in names):
             raise BadRequestData(f"{name} has an empty name: {raw!r}")
         return [n.strip() for n in names]

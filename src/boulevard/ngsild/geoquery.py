@@ -46,7 +46,6 @@ _PREDICATES: dict[str, Callable[[BaseGeometry, BaseGeometry], bool]] = {
 class GeoQuery:
     relation: str  # one of RELATIONS
     reference: BaseGeometry  # the query geometry, lon/lat degrees
-    geojson: dict[str, Any]
     geoproperty: str  # expanded IRI of the target GeoProperty
     max_distance: float | None = None  # metres, near only
     min_distance: float | None = None
@@ -137,7 +136,7 @@ def parse_geoquery(
     except (ValueError, TypeError, shapely.errors.ShapelyError) as exc:
         raise BadRequestData(f"invalid {geometry} geometry: {exc}") from exc
     prop = DEFAULT_GEOPROPERTY if geoproperty is None else tm.expand(check_name(geoproperty, "geoproperty"))
-    return GeoQuery(relation, reference, geojson, prop, max_d, min_d)
+    return GeoQuery(relation, reference, prop, max_d, min_d)
 
 
 def _points_of(entity: Entity, prop: str) -> list[tuple[float, float]] | None:
