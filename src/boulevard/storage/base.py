@@ -70,6 +70,53 @@ class EntityFilter:
     attrs: AttrCond | None = None
 
 
+# --- history (the temporal store) ---------------------------------------------------------
+TIME_COLUMNS = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Instances whose ``prop`` time (microseconds) lies in [lo, hi); None: unbounded."""
+
+    prop: str = "observedAt"  # one of TIME_COLUMNS
+    lo: int | None = None
+    hi: int | None = None
+
+
+@dataclass(frozen=True)
+class TemporalHead:
+    """A temporal entity: what history knows of the entity itself."""
+
+    id: str
+    types: list[str]  # expanded IRIs
+    scope: list[str] | None
+    created_at: int
+    deleted_at: int | None
+
+
+@dataclass(slots=True)
+class HistoryInstance:
+    """One recorded attribute instance; ``doc`` is the instance in the internal form."""
+
+    iid: int
+    attr: str
+    observed_at: int | None
+    created_at: int
+    modified_at: int
+    deleted_at: int | None
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Which instances of one temporal entity to read."""
+
+    window: TimeWindow = TimeWindow()
+    attrs: tuple[str, ...] | None = None  # expanded IRIs; None: all
+    last_n: int | None = None  # per attribute: the N latest of the window
+    dataset_ids: tuple[str, ...] | None = None  # "@none" for the default instance
+
+
 class Reader(Protocol):
     tenant: str
 
@@ -82,6 +129,20 @@ class Reader(Protocol):
         ...
 
     def count(self, flt: EntityFilter) -> int: ...
+
+    def temporal_head(self, entity_id: str) -> TemporalHead | None: ...
+
+    def temporal_scan(self, flt: EntityFilter) -> Iterator[TemporalHead]:
+        """Temporal entities by types / ids / idPattern (other filter fields are ignored), id order."""
+        ...
+
+    def history(self, entity_id: str, query: HistoryQuery) -> list[HistoryInstance]:
+        """The entity's recorded instances, by attribute, then by the window's time, oldest first."""
+        ...
+
+    def history_values(self, entity_id: str, query: HistoryQuery) -> dict[str, list[tuple[int, Any]]]:
+        """(time, value) of each attribute's instances in the window, for aggregation."""
+        ...
 
 
 class Writer(Reader, Protocol):
@@ -98,6 +159,22 @@ class Writer(Reader, Protocol):
     def update(self, entity: Entity) -> None: ...
 
     def delete(self, entity_id: str) -> bool: ...
+
+    def add_history(self, head: TemporalHead, attrs: dict[str, list[dict[str, Any]]], now: int) -> bool:
+        """Record instances given directly (temporal provision); True if the temporal entity is new."""
+        ...
+
+    def delete_history(self, entity_id: str) -> bool: ...
+
+    def delete_series(self, entity_id: str, attr: str, dataset_id: str | None, delete_all: bool) -> bool: ...
+
+    def replace_instance(self, entity_id: str, attr: str, iid: int, inst: dict[str, Any], now: int) -> bool: ...
+
+    def delete_instance(self, entity_id: str, attr: str, iid: int) -> bool: ...
+
+    def prune_history(self, before: int, limit: int) -> int:
+        """Drop up to ``limit`` instances recorded before ``before`` (retention); how many went."""
+        ...
 
 
 class Store(Protocol):

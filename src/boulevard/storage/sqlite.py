@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import orjson
 
 from boulevard.errors import NonexistentTenant
+from boulevard.storage import sqlite_history as hist
 from boulevard.storage.base import (
     DEFAULT_TENANT,
     AllOf,
@@ -34,7 +35,11 @@ from boulevard.storage.base import (
     EntityFilter,
     GeoBox,
     HasAttr,
+    HistoryInstance,
+    HistoryQuery,
+    TemporalHead,
 )
+from boulevard.timestamps import micros_or_none, now_micros
 
 T = TypeVar("T")
 MAX_BATCH = 512
@@ -86,6 +91,8 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX geo_cells_by_id ON geo_cells (tenant, id);
     """,
+    # 5: history of every attribute instance (the Temporal API), see storage.sqlite_history
+    hist.SCHEMA,
 )
 # migrations that also rewrite data: run after the schema step of the same number
 BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {}
@@ -335,6 +342,47 @@ def _backfill_geo(conn: sqlite3.Connection) -> None:
 BACKFILLS[4] = _backfill_geo
 
 
+def _backfill_history(conn: sqlite3.Connection) -> None:
+    """Entities stored before history existed start their history with their current state."""
+    cache = hist.SeriesCache(conn)
+    for tenant, doc in conn.execute("SELECT tenant, doc FROM entities").fetchall():
+        _record_new(conn, cache, tenant, [orjson.loads(doc)])
+    cache.batch_done(False)
+
+
+BACKFILLS[5] = _backfill_history
+
+
+def _head_of(entity: Entity) -> TemporalHead:
+    return TemporalHead(entity["id"], entity["type"], entity.get("scope"), _stamp(entity.get("createdAt")), None)
+
+
+def _stamp(text: object) -> int:
+    at = micros_or_none(text)
+    return now_micros() if at is None else at
+
+
+def _record_new(conn: sqlite3.Connection, cache: hist.SeriesCache, tenant: str, entities: list[Entity]) -> None:
+    """History of created entities: the entity, and each of its instances."""
+    hist.upsert_heads(conn, tenant, [_head_of(e) for e in entities], merge_types=False)
+    changes: list[hist.Change] = []
+    for e in entities:
+        at = _stamp(e.get("modifiedAt"))
+        changes += [(e["id"], attr, inst, at, at, None) for attr, insts in e["attrs"].items() for inst in insts]
+    hist.record(conn, cache, tenant, changes)
+
+
+# what an entity looked like when a writer read it: types, and (attr, datasetId) -> instance type
+Seen = tuple[list[str], dict[tuple[str, str | None], str]]
+
+
+def _seen(entity: Entity) -> Seen:
+    return list(entity["type"]), {
+        (attr, inst.get("datasetId")): inst.get("type", "Property")
+        for attr, insts in entity["attrs"].items() for inst in insts
+    }
+
+
 ROWS_PER_INSERT = 100
 
 
@@ -383,8 +431,58 @@ class SqliteReader:
         sql, params = _filter_sql(self.tenant, flt, "count(*)")
         return int(self.conn.execute(sql, params).fetchone()[0])
 
+    # -- history ---------------------------------------------------------------------------
+    def temporal_head(self, entity_id: str) -> TemporalHead | None:
+        return hist.temporal_head(self.conn, self.tenant, entity_id)
+
+    def temporal_scan(self, flt: EntityFilter) -> Iterator[TemporalHead]:
+        return hist.temporal_scan(self.conn, self.tenant, flt)
+
+    def history(self, entity_id: str, query: HistoryQuery) -> list[HistoryInstance]:
+        return hist.history(self.conn, self.tenant, entity_id, query)
+
+    def history_values(self, entity_id: str, query: HistoryQuery) -> dict[str, list[tuple[int, Any]]]:
+        return hist.history_values(self.conn, self.tenant, entity_id, query)
+
 
 class SqliteWriter(SqliteReader):
+    """Writes the current state and, in the same transaction, its history."""
+
+    def __init__(self, conn: sqlite3.Connection, tenant: str, series: hist.SeriesCache) -> None:
+        super().__init__(conn, tenant)
+        self.series = series
+        self._seen: dict[str, Seen] = {}  # entities read by this job: what an update changes
+
+    def get(self, entity_id: str) -> Entity | None:
+        entity = super().get(entity_id)
+        if entity is not None:
+            self._seen[entity_id] = _seen(entity)
+        return entity
+
+    def scan(self, flt: EntityFilter, *, offset: int = 0, limit: int | None = None) -> Iterator[Entity]:
+        for entity in super().scan(flt, offset=offset, limit=limit):
+            self._seen[entity["id"]] = _seen(entity)
+            yield entity
+
+    def _record_update(self, entity: Entity) -> None:
+        """History of an update: the instances this operation stamped, and deletion markers
+        for the instances it removed (known from the entity as this job read it)."""
+        now = entity["modifiedAt"]
+        at = _stamp(now)
+        eid = entity["id"]
+        changes: list[hist.Change] = [
+            (eid, attr, inst, at, at, None)
+            for attr, insts in entity["attrs"].items() for inst in insts if inst.get("modifiedAt") == now
+        ]
+        seen = self._seen.pop(eid, None)
+        if seen is not None:
+            for (attr, dataset_id), inst_type in seen[1].items():
+                if not any(i.get("datasetId") == dataset_id for i in entity["attrs"].get(attr, ())):
+                    changes.append((eid, attr, hist.deletion_marker(inst_type, dataset_id), at, at, at))
+        new_series = hist.record(self.conn, self.series, self.tenant, changes)
+        if new_series or seen is None or seen[0] != entity["type"]:  # (re)write the temporal entity
+            hist.upsert_heads(self.conn, self.tenant, [_head_of(entity)], merge_types=False)
+
     def insert(self, entity: Entity) -> bool:
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
@@ -394,6 +492,7 @@ class SqliteWriter(SqliteReader):
             return False
         self._set_types(entity, new=True)
         _index_geo(self.conn, self.tenant, [entity])
+        _record_new(self.conn, self.series, self.tenant, [entity])
         return True
 
     def insert_many(self, entities: list[Entity]) -> None:
@@ -407,6 +506,7 @@ class SqliteWriter(SqliteReader):
             [(tenant, t, e["id"]) for e in entities for t in e["type"]],
         )
         _index_geo(self.conn, tenant, entities)
+        _record_new(self.conn, self.series, tenant, entities)
 
     def existing_ids(self, entity_ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -427,6 +527,7 @@ class SqliteWriter(SqliteReader):
         self._set_types(entity, new=False)
         _unindex_geo(self.conn, self.tenant, entity["id"])
         _index_geo(self.conn, self.tenant, [entity])
+        self._record_update(entity)
 
     def _set_types(self, entity: Entity, *, new: bool) -> None:
         if not new:
@@ -446,7 +547,33 @@ class SqliteWriter(SqliteReader):
         cur = self.conn.execute("DELETE FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id))
         self.conn.execute("DELETE FROM entity_types WHERE tenant = ? AND id = ?", (self.tenant, entity_id))
         _unindex_geo(self.conn, self.tenant, entity_id)
+        if cur.rowcount:  # history stays: the entity is marked deleted in it
+            self.conn.execute("UPDATE temporal_entities SET deleted_at = ? WHERE tenant = ? AND id = ?",
+                              (now_micros(), self.tenant, entity_id))
         return cur.rowcount > 0
+
+    # -- temporal provision ------------------------------------------------------------
+    def add_history(self, head: TemporalHead, attrs: dict[str, list[dict[str, Any]]], now: int) -> bool:
+        created = hist.temporal_head(self.conn, self.tenant, head.id) is None
+        hist.upsert_heads(self.conn, self.tenant, [head], merge_types=True)
+        hist.record(self.conn, self.series, self.tenant,
+                    [(head.id, attr, inst, now, now, None) for attr, insts in attrs.items() for inst in insts])
+        return created
+
+    def delete_history(self, entity_id: str) -> bool:
+        return hist.delete_history(self.conn, self.series, self.tenant, entity_id)
+
+    def delete_series(self, entity_id: str, attr: str, dataset_id: str | None, delete_all: bool) -> bool:
+        return hist.delete_series(self.conn, self.series, self.tenant, entity_id, attr, dataset_id, delete_all)
+
+    def replace_instance(self, entity_id: str, attr: str, iid: int, inst: dict[str, Any], now: int) -> bool:
+        return hist.replace_instance(self.conn, self.tenant, entity_id, attr, iid, inst, now)
+
+    def delete_instance(self, entity_id: str, attr: str, iid: int) -> bool:
+        return hist.delete_instance(self.conn, self.tenant, entity_id, attr, iid)
+
+    def prune_history(self, before: int, limit: int) -> int:
+        return hist.prune(self.conn, before, limit)
 
 
 @dataclass
@@ -481,6 +608,7 @@ class SqliteStore:
         self._sync = synchronous.upper()
         self._wconn = _connect(path, writer=True, synchronous=self._sync)
         _migrate(self._wconn)
+        self._series = hist.SeriesCache(self._wconn)
         self._tenants = {r[0] for r in self._wconn.execute("SELECT name FROM tenants")}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -613,13 +741,16 @@ class SqliteStore:
                         conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?)", (job.tenant,))
                         new_tenants.add(job.tenant)
                         made_tenant = True
-                    result = job.fn(SqliteWriter(conn, job.tenant))
+                    result = job.fn(SqliteWriter(conn, job.tenant, self._series))
                     if not alone:
                         conn.execute("RELEASE job")
+                    self._series.job_done(True)
                     outcomes.append((job, result, None))
                 except BaseException as exc:  # the job's own failure: undo it alone
+                    self._series.job_done(False)
                     if alone:
                         conn.execute("ROLLBACK")
+                        self._series.batch_done(False)
                         return [(job, None, exc)]
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
@@ -627,7 +758,9 @@ class SqliteStore:
                         new_tenants.discard(job.tenant)
                     outcomes.append((job, None, exc))
             conn.execute("COMMIT")
+            self._series.batch_done(True)
         except BaseException as exc:  # the commit itself failed: nothing was written
+            self._series.batch_done(False)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             return [(job, None, exc) for job in batch]
