@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from boulevard.api import batch, contexts, discovery, entities
+from boulevard.api import batch, contexts, discovery, entities, temporal
 from boulevard.api.request import tenant_of
 from boulevard.api.responses import json_response
 from boulevard.api.router import Route, Router
@@ -75,6 +75,15 @@ ROUTES = [
     _r("/types/{type}", discovery.type_info, "GET"),
     _r("/attributes", discovery.list_attributes, "GET"),
     _r("/attributes/{attr_id}", discovery.attribute_info, "GET"),
+    _r("/temporal/entities", temporal.create_temporal, "POST"),
+    _r("/temporal/entities", temporal.query_temporal, "GET"),
+    _r("/temporal/entities/{entity_id}", temporal.retrieve_temporal, "GET"),
+    _r("/temporal/entities/{entity_id}", temporal.delete_temporal, "DELETE"),
+    _r("/temporal/entities/{entity_id}/attrs", temporal.add_temporal_attrs, "POST"),
+    _r("/temporal/entities/{entity_id}/attrs/{attr_id}", temporal.delete_temporal_attr, "DELETE"),
+    _r("/temporal/entities/{entity_id}/attrs/{attr_id}/{instance_id}", temporal.modify_instance, "PATCH"),
+    _r("/temporal/entities/{entity_id}/attrs/{attr_id}/{instance_id}", temporal.delete_instance, "DELETE"),
+    _r("/temporal/entityOperations/query", temporal.query_temporal_post, "POST"),
     _r("/info/sourceIdentity", source_identity, "GET"),
 ]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boulevard.broker.entity_maps import EntityMaps
+from boulevard.broker.temporal import TemporalBroker
 from boulevard.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
 from boulevard.ngsild import mutate
 from boulevard.ngsild.model import Entity, Instance, new_entity, now_iso
@@ -56,6 +57,7 @@ class Broker:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.entity_maps = EntityMaps()
+        self.temporal = TemporalBroker(store)
 
     # -- single entity -------------------------------------------------------
     async def create_entity(self, tenant: str, parsed: Entity) -> Entity:

@@ -491,9 +491,11 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def parse_attribute(
-    name: str, raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False, merge: bool = False
+    name: str, raw: Any, tm: TermMap, *, nulls: bool = False, partial: bool = False, merge: bool = False,
+    temporal: bool = False,
 ) -> tuple[str, list[Instance]]:
-    """Validate an attribute (one instance, or an array of datasetId instances)."""
+    """Validate an attribute (one instance, or an array of datasetId instances; in a temporal
+    representation, any number of instances per datasetId)."""
     check_name(name)
     if name in RESERVED_ATTR_NAMES:
         raise BadRequestData(f"{name} is a core member name and cannot name an attribute")
@@ -504,7 +506,7 @@ def parse_attribute(
         instances = [parse_instance(x, tm, nulls=nulls, partial=partial, name=name, merge=merge) for x in raw]
     else:
         instances = [parse_instance(raw, tm, nulls=nulls, partial=partial, name=name, merge=merge)]
-    if len(instances) > 1:
+    if len(instances) > 1 and not temporal:
         seen: set[str | None] = set()
         for inst in instances:
             ds = inst.get("datasetId")
@@ -524,14 +526,15 @@ _CORE_GEO_IRIS = frozenset(f"https://uri.etsi.org/ngsi-ld/{n}" for n in CORE_GEO
 
 
 def parse_attributes(
-    body: dict[str, Any], tm: TermMap, *, nulls: bool = False, partial: bool = False, merge: bool = False
+    body: dict[str, Any], tm: TermMap, *, nulls: bool = False, partial: bool = False, merge: bool = False,
+    temporal: bool = False,
 ) -> dict[str, list[Instance]]:
     """The attributes of an entity fragment (id, type, scope, @context skipped)."""
     attrs: dict[str, list[Instance]] = {}
     for name, raw in body.items():
         if name in ENTITY_RESERVED:
             continue
-        iri, instances = parse_attribute(name, raw, tm, nulls=nulls, partial=partial, merge=merge)
+        iri, instances = parse_attribute(name, raw, tm, nulls=nulls, partial=partial, merge=merge, temporal=temporal)
         attrs[iri] = instances
     return attrs
 
@@ -544,6 +547,7 @@ def parse_entity(
     require_type: bool = True,
     nulls: bool = False,
     merge: bool = False,
+    temporal: bool = False,
 ) -> Entity:
     """Validate an entity payload into expanded form (no system timestamps yet)."""
     if not isinstance(body, dict):
@@ -565,7 +569,7 @@ def parse_entity(
             entity["scope"] = None
         else:
             entity["scope"] = check_scopes(scope)
-    entity["attrs"] = parse_attributes(body, tm, nulls=nulls, merge=merge, partial=merge)
+    entity["attrs"] = parse_attributes(body, tm, nulls=nulls, merge=merge, partial=merge, temporal=temporal)
     return entity
 
 

@@ -1,0 +1,261 @@
+"""HTTP binding of the Temporal API (clauses 6.18-6.24): /temporal/entities and its query."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from boulevard.api import negotiation as neg
+from boulevard.api.entities import entity_id_of, selection_of, type_gate
+from boulevard.api.request import NgsiRequest, parse_int, read_request
+from boulevard.api.responses import empty_response, ngsi_response
+from boulevard.api.services import services
+from boulevard.api.views import view_of
+from boulevard.errors import BadRequestData, ResourceNotFound
+from boulevard.ngsild.geoquery import parse_geoquery
+from boulevard.ngsild.model import check_name, check_uri, parse_attributes, parse_entity, parse_instance
+from boulevard.ngsild.selection import build_selection
+from boulevard.ngsild.temporal import (
+    AGGREGATED,
+    NORMALIZED,
+    TEMPORAL_VALUES,
+    TemporalParams,
+    check_instance_id,
+    parse_temporal,
+    render_temporal,
+)
+
+TEMPORAL_PATH = "/ngsi-ld/v1/temporal/entities"
+TEMPORAL_PARAMS = (
+    "timerel", "timeAt", "endTimeAt", "timeproperty", "lastN", "aggrMethods", "aggrPeriodDuration",
+)
+RETRIEVE_PARAMS = ("attrs", "options", "format", "lang", "local", "datasetId", "type", *TEMPORAL_PARAMS)
+QUERY_PARAMS = (
+    *RETRIEVE_PARAMS, "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
+    "csf", "limit", "offset", "count", "expandValues",
+)
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+
+
+def _location(entity_id: str) -> str:
+    return f"{TEMPORAL_PATH}/{quote(entity_id, safe=':')}"
+
+
+def _mode(req: NgsiRequest) -> str:
+    opts = req.options
+    if AGGREGATED in opts:
+        return AGGREGATED
+    if TEMPORAL_VALUES in opts:
+        return TEMPORAL_VALUES
+    return NORMALIZED
+
+
+def _temporal_params(req: NgsiRequest, params: dict[str, str]) -> TemporalParams:
+    attrs = req.names_param("attrs")
+    datasets = req.names_param("datasetId")
+    return parse_temporal(
+        params,
+        attrs=None if attrs is None else tuple(req.tm.expand(check_name(a)) for a in attrs),
+        dataset_ids=None if datasets is None else tuple(datasets),
+        aggregated=_mode(req) == AGGREGATED,
+    )
+
+
+# --- provision --------------------------------------------------------------------------
+async def create_temporal(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, body=True)
+    if not isinstance(req.body, dict):
+        raise BadRequestData("the body of create temporal entity must be a JSON object")
+    parsed = parse_entity(req.body, req.tm, temporal=True)
+    created = await svc.broker.temporal.create_or_update(req.tenant, parsed)
+    if created:
+        return empty_response(201, {"Location": _location(parsed["id"])}, req.tenant)
+    return empty_response(204, None, req.tenant)
+
+
+async def add_temporal_attrs(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, body=True)
+    entity_id = entity_id_of(request)
+    if not isinstance(req.body, dict):
+        raise BadRequestData("the body must be a JSON object of attributes")
+    attrs = parse_attributes(req.body, req.tm, temporal=True)
+    if not attrs:
+        raise BadRequestData("no attribute to add")
+    await svc.broker.temporal.add_attrs(req.tenant, entity_id, attrs)
+    return empty_response(204, None, req.tenant)
+
+
+async def delete_temporal(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("local",))
+    await svc.broker.temporal.delete(req.tenant, entity_id_of(request))
+    return empty_response(204, None, req.tenant)
+
+
+def _attr_of(request: Request, req: NgsiRequest) -> str:
+    return req.tm.expand(check_name(request.path_params["attr_id"]))
+
+
+async def delete_temporal_attr(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("datasetId", "deleteAll", "local"))
+    entity_id = entity_id_of(request)
+    dataset_id = req.params.get("datasetId")
+    if dataset_id is not None:
+        check_uri(dataset_id, "datasetId")
+    await svc.broker.temporal.delete_attr(
+        req.tenant, entity_id, _attr_of(request, req), dataset_id, req.bool_param("deleteAll")
+    )
+    return empty_response(204, None, req.tenant)
+
+
+async def modify_instance(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, body=True)
+    entity_id = entity_id_of(request)
+    attr = _attr_of(request, req)
+    iid = check_instance_id(request.path_params["instance_id"])
+    if not isinstance(req.body, dict):
+        raise BadRequestData("the body must be an attribute instance")
+    raw = req.body
+    name = request.path_params["attr_id"]
+    if name in raw:  # {"attr": {...instance...}} as well as the bare instance
+        raw = raw[name]
+        if isinstance(raw, list):
+            if len(raw) != 1:
+                raise BadRequestData("modify one instance at a time")
+            raw = raw[0]
+    body = {k: v for k, v in raw.items() if k != "@context"} if isinstance(raw, dict) else raw
+    inst = parse_instance(body, req.tm, name=name)
+    await svc.broker.temporal.modify_instance(req.tenant, entity_id, attr, iid, inst)
+    return empty_response(204, None, req.tenant)
+
+
+async def delete_instance(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=("local",))
+    entity_id = entity_id_of(request)
+    iid = check_instance_id(request.path_params["instance_id"])
+    await svc.broker.temporal.delete_instance(req.tenant, entity_id, _attr_of(request, req), iid)
+    return empty_response(204, None, req.tenant)
+
+
+# --- consumption ------------------------------------------------------------------------
+async def retrieve_temporal(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=RETRIEVE_PARAMS, available=neg.ENTITY_MEDIA)
+    entity_id = entity_id_of(request)
+    view = view_of(req)
+    tp = _temporal_params(req, req.params)
+    te = await svc.broker.temporal.retrieve(req.tenant, entity_id, tp.query, tp.aggregation, type_gate(req))
+    if tp.query.attrs is not None and not te.instances and not te.aggregates:
+        raise ResourceNotFound(f"temporal entity {entity_id} has none of the attributes asked for")
+    body = render_temporal(te, req.tm, view.opts, _mode(req), tp.timeproperty)
+    return ngsi_response(req, body)
+
+
+async def query_temporal(request: Request) -> Response:
+    svc = services(request)
+    req = await read_request(request, svc.contexts, allowed_params=QUERY_PARAMS, available=neg.ENTITY_MEDIA)
+    sel = selection_of(req)
+    p = req.params
+    if not (sel.narrows or "georel" in p or req.bool_param("local")):
+        raise BadRequestData("a temporal query needs a type, attrs, q or a geo-query")
+    return await _answer(req, sel, _temporal_params(req, p), request)
+
+
+TEMPORAL_Q_MEMBERS = ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN")
+
+
+async def query_temporal_post(request: Request) -> Response:
+    """POST /temporal/entityOperations/query: a Query body with temporalQ (5.2.23)."""
+    svc = services(request)
+    req = await read_request(
+        request, svc.contexts, allowed_params=("limit", "offset", "count", "options", "format", "lang", "local",
+                                               "aggrMethods", "aggrPeriodDuration", "lastN"),
+        body=True, available=neg.ENTITY_MEDIA,
+    )
+    body = req.body
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData("the body of a temporal query must be a Query object")
+    params = dict(req.params)
+    temporal_q = body.get("temporalQ")
+    if temporal_q is not None:
+        if not isinstance(temporal_q, dict):
+            raise BadRequestData("temporalQ must be an object")
+        for name in TEMPORAL_Q_MEMBERS:
+            if name in temporal_q:
+                value = temporal_q[name]
+                if name == "lastN" and isinstance(value, int) and not isinstance(value, bool):
+                    value = str(value)
+                if not isinstance(value, str):
+                    raise BadRequestData(f"temporalQ.{name} must be a string")
+                params[name] = value
+    for name in ("aggrMethods", "aggrPeriodDuration"):
+        if name in body:
+            value = body[name]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                value = ",".join(value)
+            if not isinstance(value, str):
+                raise BadRequestData(f"{name} must be a string")
+            params[name] = value
+    for name in ("attrs",):
+        if name in body:
+            value = body[name]
+            params[name] = ",".join(value) if isinstance(value, list) else value
+    for name in ("q", "scopeQ", "lang"):
+        if name in body:
+            if not isinstance(body[name], str):
+                raise BadRequestData(f"{name} must be a string")
+            params[name] = body[name]
+    req.params = params
+    selectors = body.get("entities") or []
+    if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+        raise BadRequestData("entities must be an array of entity selectors")
+    if len(selectors) > 1:
+        raise BadRequestData("one entity selector per temporal query")
+    selector: dict[str, Any] = selectors[0] if selectors else {}
+    ids = selector.get("id")
+    geo = body.get("geoQ")
+
+    sel = build_selection(
+        req.tm,
+        type_expr=selector.get("type"),
+        ids=[ids] if isinstance(ids, str) else ids,
+        id_pattern=selector.get("idPattern"),
+        q=params.get("q"),
+        attrs=req.names_param("attrs"),
+        scope_q=params.get("scopeQ"),
+        geo=None if not isinstance(geo, dict) else parse_geoquery(
+            geo.get("georel"), geo.get("geometry"), geo.get("coordinates"), geo.get("geoproperty"), req.tm
+        ),
+    )
+    if not (sel.narrows or geo is not None):
+        raise BadRequestData("a temporal query needs entities, attrs, q or geoQ")
+    return await _answer(req, sel, _temporal_params(req, params), request)
+
+
+async def _answer(req: NgsiRequest, sel: Any, tp: TemporalParams, request: Request) -> Response:
+    svc = services(request)
+    p = req.params
+    limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
+    offset = parse_int(p, "offset", 0)
+    count = req.bool_param("count")
+    if limit == 0 and not count:
+        raise BadRequestData("limit=0 is only allowed with count=true")
+    view = view_of(req)
+    page, total = await svc.broker.temporal.query(
+        req.tenant, sel, tp.query, tp.aggregation, limit=limit, offset=offset, count=count
+    )
+    body = [render_temporal(te, req.tm, view.opts, _mode(req), tp.timeproperty) for te in page]
+    headers: dict[str, str] = {}
+    if total is not None:
+        headers["NGSILD-Results-Count"] = str(total)
+    return ngsi_response(req, body, 200, headers)
+
