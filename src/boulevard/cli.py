@@ -27,10 +27,15 @@ def main() -> None:
 @click.option("--sync", default=_DEFAULT["sync"], show_default=True,
               type=click.Choice(["FULL", "NORMAL"], case_sensitive=False), help=_HELP["sync"])
 @click.option("--public-url", default="", help=_HELP["public_url"])
+@click.option("--history-days", default=int(_DEFAULT["history_days"]), show_default=True,
+              type=click.IntRange(min=0), help=_HELP["history_days"])
+@click.option("--history-page", default=int(_DEFAULT["history_page"]), show_default=True,
+              type=click.IntRange(min=1), help=_HELP["history_page"])
 @click.option("--example-data/--no-example-data", default=False, help="load the small example data set first")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str, port: int, db: str, sync: str, public_url: str, example_data: bool, log_level: str) -> None:
+def serve(host: str, port: int, db: str, sync: str, public_url: str, history_days: int, history_page: int,
+          example_data: bool, log_level: str) -> None:
     """Serve the NGSI-LD API at http://HOST:PORT/ngsi-ld/v1."""
     import uvicorn
 
@@ -39,7 +44,8 @@ def serve(host: str, port: int, db: str, sync: str, public_url: str, example_dat
     if db.startswith(("postgres://", "postgresql://")):
         click.echo("error: the PostgreSQL store is not available yet; use a SQLite file path", err=True)
         sys.exit(2)
-    settings = Settings(host=host, port=port, db=db, sync=sync.upper(), public_url=public_url)
+    settings = Settings(host=host, port=port, db=db, sync=sync.upper(), public_url=public_url,
+                        history_days=history_days, history_page=history_page)
     if example_data:
         from boulevard.example import load_example
 

@@ -20,6 +20,9 @@ SETTINGS = (
     Setting("db", "./boulevard.db", "SQLite file path (PostgreSQL URL support comes with the postgres store)"),
     Setting("sync", "FULL", "SQLite synchronous mode: FULL (durable on power loss) or NORMAL"),
     Setting("public_url", "", "base URL clients reach the broker at (for hosted @context URLs)"),
+    Setting("history_days", "0", "days of attribute history to keep (0: keep it all); older instances are pruned"),
+    Setting("history_page", "10000",
+            "instances per attribute a temporal answer holds; longer histories answer 206 with a Content-Range"),
 )
 
 
@@ -30,6 +33,8 @@ class Settings:
     db: str = "./boulevard.db"
     sync: str = "FULL"
     public_url: str = ""
+    history_days: int = 0
+    history_page: int = 10_000
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +21,9 @@ from boulevard.api.services import Services, services
 from boulevard.broker.operations import Broker
 from boulevard.config import Settings
 from boulevard.ngsild.context import ContextCache, Fetcher
+from boulevard.storage.base import DEFAULT_TENANT
 from boulevard.storage.sqlite import SqliteStore
+from boulevard.timestamps import now_micros
 
 BASE = "/ngsi-ld/v1"
 
@@ -84,8 +88,22 @@ ROUTES = [
     _r("/temporal/entities/{entity_id}/attrs/{attr_id}/{instance_id}", temporal.modify_instance, "PATCH"),
     _r("/temporal/entities/{entity_id}/attrs/{attr_id}/{instance_id}", temporal.delete_instance, "DELETE"),
     _r("/temporal/entityOperations/query", temporal.query_temporal_post, "POST"),
+    _r("/temporal/entities//attrs", temporal.missing_part, "POST"),
+    _r("/temporal/entities//attrs/{attr_id}", temporal.missing_part, "DELETE"),
+    _r("/temporal/entities//attrs/{attr_id}/{instance_id}", temporal.missing_part, "PATCH", "DELETE"),
+    _r("/temporal/entities/{entity_id}/attrs//{instance_id}", temporal.missing_part, "DELETE"),
     _r("/info/sourceIdentity", source_identity, "GET"),
 ]
+
+
+RETENTION_EVERY_S = 600.0
+
+
+async def _retention(broker: Broker, days: int) -> None:
+    """Prune history older than ``days``, now and then, in small write jobs (writes go on)."""
+    while True:
+        await broker.temporal.prune(DEFAULT_TENANT, now_micros() - days * 86_400_000_000)
+        await asyncio.sleep(RETENTION_EVERY_S)
 
 
 def create_app(settings: Settings | None = None, *, fetcher: Fetcher | None = None) -> Router:
@@ -97,15 +115,23 @@ def create_app(settings: Settings | None = None, *, fetcher: Fetcher | None = No
         store = SqliteStore(cfg.db, synchronous=cfg.sync)
         contexts = ContextCache(fetcher, base_url=cfg.base_url)
         contexts.restore(store.load_contexts())
+        broker = Broker(store, history_page=cfg.history_page)
         app.state.services = Services(
-            broker=Broker(store),
+            broker=broker,
             contexts=contexts,
             settings=cfg,
             started_at=time.monotonic(),
         )
+        retention = None
+        if cfg.history_days > 0:
+            retention = asyncio.create_task(_retention(broker, cfg.history_days))
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             store.close()
 
     return Router(ROUTES, lifespan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -13,8 +14,9 @@ from boulevard.api.entities import entity_id_of, selection_of, type_gate
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import services
-from boulevard.api.views import view_of
+from boulevard.api.views import View, view_of
 from boulevard.errors import BadRequestData, ResourceNotFound
+from boulevard.ngsild import qlang
 from boulevard.ngsild.geoquery import parse_geoquery
 from boulevard.ngsild.model import check_name, check_uri, parse_attributes, parse_entity, parse_instance
 from boulevard.ngsild.selection import build_selection
@@ -22,6 +24,7 @@ from boulevard.ngsild.temporal import (
     AGGREGATED,
     NORMALIZED,
     TEMPORAL_VALUES,
+    TemporalEntity,
     TemporalParams,
     check_instance_id,
     parse_temporal,
@@ -32,11 +35,15 @@ TEMPORAL_PATH = "/ngsi-ld/v1/temporal/entities"
 TEMPORAL_PARAMS = (
     "timerel", "timeAt", "endTimeAt", "timeproperty", "lastN", "aggrMethods", "aggrPeriodDuration",
 )
-RETRIEVE_PARAMS = ("attrs", "options", "format", "lang", "local", "datasetId", "type", *TEMPORAL_PARAMS)
+RETRIEVE_PARAMS = (
+    "attrs", "pick", "omit", "options", "format", "lang", "local", "datasetId", "type", "join", "joinLevel",
+    "entityMap", *TEMPORAL_PARAMS,
+)
 QUERY_PARAMS = (
     *RETRIEVE_PARAMS, "id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty",
-    "csf", "limit", "offset", "count", "expandValues",
+    "csf", "limit", "offset", "count", "expandValues", "orderBy",
 )
+TEMPORAL_FORMATS = (TEMPORAL_VALUES, AGGREGATED)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 
@@ -45,24 +52,53 @@ def _location(entity_id: str) -> str:
     return f"{TEMPORAL_PATH}/{quote(entity_id, safe=':')}"
 
 
-def _mode(req: NgsiRequest) -> str:
+def _view(req: NgsiRequest) -> tuple[View, str]:
+    """The entity view (attrs, pick/omit, sysAttrs, ...) and the temporal representation:
+    normalized, temporalValues or aggregatedValues (as an option or as the format)."""
+    fmt = req.params.get("format")
+    plain = req if fmt not in TEMPORAL_FORMATS else replace(
+        req, params={k: v for k, v in req.params.items() if k != "format"}
+    )
+    view = view_of(plain)
+    if view.join is not None:
+        raise BadRequestData("join does not apply to temporal representations")
     opts = req.options
-    if AGGREGATED in opts:
-        return AGGREGATED
-    if TEMPORAL_VALUES in opts:
-        return TEMPORAL_VALUES
-    return NORMALIZED
+    if fmt == AGGREGATED or AGGREGATED in opts or (fmt is None and "aggrMethods" in req.params):
+        return view, AGGREGATED
+    if fmt == TEMPORAL_VALUES or (fmt is None and TEMPORAL_VALUES in opts):
+        return view, TEMPORAL_VALUES
+    return view, NORMALIZED
 
 
-def _temporal_params(req: NgsiRequest, params: dict[str, str]) -> TemporalParams:
+def _temporal_params(req: NgsiRequest, params: dict[str, str], mode: str) -> TemporalParams:
     attrs = req.names_param("attrs")
     datasets = req.names_param("datasetId")
+    for ds in datasets or ():
+        if ds != "@none":
+            check_uri(ds, "datasetId")
     return parse_temporal(
         params,
         attrs=None if attrs is None else tuple(req.tm.expand(check_name(a)) for a in attrs),
         dataset_ids=None if datasets is None else tuple(datasets),
-        aggregated=_mode(req) == AGGREGATED,
+        aggregated=mode == AGGREGATED,
     )
+
+
+def _shown(te: TemporalEntity, req: NgsiRequest, view: View, mode: str, tp: TemporalParams) -> dict[str, Any]:
+    out = render_temporal(te, req.tm, view.opts, mode, tp.timeproperty)
+    if view.pick is not None:
+        out = {k: v for k, v in out.items() if view.pick.picked(k)}
+    if view.omit is not None:
+        out = {k: v for k, v in out.items() if not view.omit.omitted(k)}
+    return out
+
+
+def _check_query_extras(req: NgsiRequest) -> None:
+    p = req.params
+    if "csf" in p:
+        qlang.parse(p["csf"])
+    if "orderBy" in p and p["orderBy"].strip() not in ("id", "id;asc", "id;desc"):
+        raise BadRequestData("a temporal query can only be ordered by id")
 
 
 # --- provision --------------------------------------------------------------------------
@@ -98,6 +134,15 @@ async def delete_temporal(request: Request) -> Response:
     return empty_response(204, None, req.tenant)
 
 
+def _instance_of(request: Request) -> int:
+    """400 for an instanceId that is not a URI, 404 for one this broker never issued."""
+    return check_instance_id(check_uri(request.path_params["instance_id"], "instanceId"))
+
+
+async def missing_part(request: Request) -> Response:
+    raise BadRequestData("the entity id or attribute name is missing from the URL")
+
+
 def _attr_of(request: Request, req: NgsiRequest) -> str:
     return req.tm.expand(check_name(request.path_params["attr_id"]))
 
@@ -120,7 +165,7 @@ async def modify_instance(request: Request) -> Response:
     req = await read_request(request, svc.contexts, body=True)
     entity_id = entity_id_of(request)
     attr = _attr_of(request, req)
-    iid = check_instance_id(request.path_params["instance_id"])
+    iid = _instance_of(request)
     if not isinstance(req.body, dict):
         raise BadRequestData("the body must be an attribute instance")
     raw = req.body
@@ -141,7 +186,7 @@ async def delete_instance(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=("local",))
     entity_id = entity_id_of(request)
-    iid = check_instance_id(request.path_params["instance_id"])
+    iid = _instance_of(request)
     await svc.broker.temporal.delete_instance(req.tenant, entity_id, _attr_of(request, req), iid)
     return empty_response(204, None, req.tenant)
 
@@ -151,23 +196,29 @@ async def retrieve_temporal(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=RETRIEVE_PARAMS, available=neg.ENTITY_MEDIA)
     entity_id = entity_id_of(request)
-    view = view_of(req)
-    tp = _temporal_params(req, req.params)
-    te = await svc.broker.temporal.retrieve(req.tenant, entity_id, tp.query, tp.aggregation, type_gate(req))
+    view, mode = _view(req)
+    tp = _temporal_params(req, req.params, mode)
+    te, cut = await svc.broker.temporal.retrieve(req.tenant, entity_id, tp.query, tp.aggregation, type_gate(req))
     if tp.query.attrs is not None and not te.instances and not te.aggregates:
         raise ResourceNotFound(f"temporal entity {entity_id} has none of the attributes asked for")
-    body = render_temporal(te, req.tm, view.opts, _mode(req), tp.timeproperty)
+    body = _shown(te, req, view, mode, tp)
+    if not body and (view.pick is not None or view.omit is not None):
+        raise ResourceNotFound(f"pick/omit leave nothing of temporal entity {entity_id}")
+    if cut is not None:
+        return ngsi_response(req, body, 206, {"Content-Range": cut.header()})
     return ngsi_response(req, body)
 
 
 async def query_temporal(request: Request) -> Response:
     svc = services(request)
     req = await read_request(request, svc.contexts, allowed_params=QUERY_PARAMS, available=neg.ENTITY_MEDIA)
+    view, mode = _view(req)
+    _check_query_extras(req)
     sel = selection_of(req)
     p = req.params
-    if not (sel.narrows or "georel" in p or req.bool_param("local")):
+    if not (sel.narrows or "georel" in p or req.bool_param("local") or p.get("type") == "*"):
         raise BadRequestData("a temporal query needs a type, attrs, q or a geo-query")
-    return await _answer(req, sel, _temporal_params(req, p), request)
+    return await _answer(req, sel, view, mode, _temporal_params(req, p, mode), request)
 
 
 TEMPORAL_Q_MEMBERS = ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN")
@@ -197,9 +248,15 @@ async def query_temporal_post(request: Request) -> Response:
                 if not isinstance(value, str):
                     raise BadRequestData(f"temporalQ.{name} must be a string")
                 params[name] = value
+    aggr_params = body.get("aggrParams")
+    if aggr_params is not None and not isinstance(aggr_params, dict):
+        raise BadRequestData("aggrParams must be an object")
+    sources = [body, temporal_q or {}, aggr_params or {}]
     for name in ("aggrMethods", "aggrPeriodDuration"):
-        if name in body:
-            value = body[name]
+        for source in sources:
+            if name not in source:
+                continue
+            value = source[name]
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 value = ",".join(value)
             if not isinstance(value, str):
@@ -238,10 +295,12 @@ async def query_temporal_post(request: Request) -> Response:
     )
     if not (sel.narrows or geo is not None):
         raise BadRequestData("a temporal query needs entities, attrs, q or geoQ")
-    return await _answer(req, sel, _temporal_params(req, params), request)
+    view, mode = _view(req)
+    return await _answer(req, sel, view, mode, _temporal_params(req, params, mode), request)
 
 
-async def _answer(req: NgsiRequest, sel: Any, tp: TemporalParams, request: Request) -> Response:
+async def _answer(req: NgsiRequest, sel: Any, view: View, mode: str, tp: TemporalParams,
+                  request: Request) -> Response:
     svc = services(request)
     p = req.params
     limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
@@ -249,13 +308,14 @@ async def _answer(req: NgsiRequest, sel: Any, tp: TemporalParams, request: Reque
     count = req.bool_param("count")
     if limit == 0 and not count:
         raise BadRequestData("limit=0 is only allowed with count=true")
-    view = view_of(req)
-    page, total = await svc.broker.temporal.query(
+    page, total, cut = await svc.broker.temporal.query(
         req.tenant, sel, tp.query, tp.aggregation, limit=limit, offset=offset, count=count
     )
-    body = [render_temporal(te, req.tm, view.opts, _mode(req), tp.timeproperty) for te in page]
+    body = [_shown(te, req, view, mode, tp) for te in page]
     headers: dict[str, str] = {}
     if total is not None:
         headers["NGSILD-Results-Count"] = str(total)
-    return ngsi_response(req, body, 200, headers)
+    if cut is not None:
+        headers["Content-Range"] = cut.header()
+    return ngsi_response(req, body, 206 if cut is not None else 200, headers)
 

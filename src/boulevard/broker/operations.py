@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boulevard.broker.entity_maps import EntityMaps
-from boulevard.broker.temporal import TemporalBroker
+from boulevard.broker.temporal import DEFAULT_PAGE, TemporalBroker
 from boulevard.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
 from boulevard.ngsild import mutate
 from boulevard.ngsild.model import Entity, Instance, new_entity, now_iso
@@ -54,10 +54,10 @@ class BatchItem:
 
 
 class Broker:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, history_page: int = DEFAULT_PAGE) -> None:
         self.store = store
         self.entity_maps = EntityMaps()
-        self.temporal = TemporalBroker(store)
+        self.temporal = TemporalBroker(store, history_page)
 
     # -- single entity -------------------------------------------------------
     async def create_entity(self, tenant: str, parsed: Entity) -> Entity:

@@ -8,18 +8,43 @@ provision writes history only: a stale backfill must not overwrite the live stat
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
 from boulevard.errors import ResourceNotFound
-from boulevard.ngsild.model import Entity
+from boulevard.ngsild.model import NGSI_LD_NULL, Entity, new_entity, now_iso
 from boulevard.ngsild.selection import EntitySelection
-from boulevard.ngsild.temporal import Aggregation, TemporalEntity
+from boulevard.ngsild.temporal import Aggregation, TemporalEntity, TimeRange, cut_page, page_plan
 from boulevard.ngsild.temporal_aggr import aggregate
 from boulevard.storage.base import HistoryInstance, HistoryQuery, Reader, Store, TemporalHead, Writer
-from boulevard.timestamps import now_micros
+from boulevard.timestamps import micros_or_none, now_micros
 
 PRUNE_CHUNK = 5_000  # instances dropped per retention job: writes wait at most one chunk
+DEFAULT_PAGE = 10_000  # instances per attribute in one answer, beyond which a temporal page is cut
+
+
+def current_state(parsed: Entity) -> Entity:
+    """The entity a temporal representation describes now: per attribute and datasetId, its
+    most recent instance (NGSI-LD null values are no state)."""
+    attrs: dict[str, list[dict[str, Any]]] = {}
+    for attr, insts in parsed["attrs"].items():
+        latest: dict[str | None, dict[str, Any]] = {}
+        for inst in insts:
+            if inst.get("value") == NGSI_LD_NULL:
+                continue
+            ds = inst.get("datasetId")
+            old = latest.get(ds)
+            if old is None or (micros_or_none(inst.get("observedAt")) or 0) >= (
+                micros_or_none(old.get("observedAt")) or 0
+            ):
+                latest[ds] = inst
+        if latest:
+            attrs[attr] = copy.deepcopy(list(latest.values()))
+    entity: Entity = {"id": parsed["id"], "type": list(parsed["type"]), "attrs": attrs}
+    if parsed.get("scope"):
+        entity["scope"] = parsed["scope"]
+    return entity
 
 
 def _pseudo_entity(head: TemporalHead, instances: list[HistoryInstance]) -> Entity:
@@ -35,17 +60,24 @@ def _pseudo_entity(head: TemporalHead, instances: list[HistoryInstance]) -> Enti
 
 
 class TemporalBroker:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, page: int = DEFAULT_PAGE) -> None:
         self.store = store
+        self.page = page
 
     # -- provision ----------------------------------------------------------------------
     async def create_or_update(self, tenant: str, parsed: Entity) -> bool:
-        """POST /temporal/entities: True when the temporal entity is new (201), else 204."""
+        """POST /temporal/entities: True when the temporal entity is new (201), else 204.
+        An entity the broker does not hold yet also gets a current state: its latest instances."""
         now = now_micros()
         head = TemporalHead(parsed["id"], parsed["type"], parsed.get("scope"), now, None)
-        return await self.store.write(
-            tenant, lambda w: w.add_history(head, parsed["attrs"], now), create_tenant=True
-        )
+
+        def job(w: Writer) -> bool:
+            created = w.add_history(head, parsed["attrs"], now)
+            if w.get(parsed["id"]) is None:
+                w.insert(new_entity(current_state(parsed), now_iso()), history=False)
+            return created
+
+        return await self.store.write(tenant, job, create_tenant=True)
 
     async def add_attrs(self, tenant: str, entity_id: str, attrs: dict[str, list[dict[str, Any]]]) -> None:
         now = now_micros()
@@ -59,8 +91,9 @@ class TemporalBroker:
         await self.store.write(tenant, job)
 
     async def delete(self, tenant: str, entity_id: str) -> None:
-        def job(w: Writer) -> None:
-            if not w.delete_history(entity_id):
+        def job(w: Writer) -> None:  # the entity goes with its history
+            current = w.delete(entity_id)
+            if not w.delete_history(entity_id) and not current:
                 raise ResourceNotFound(f"temporal entity {entity_id} not found")
 
         await self.store.write(tenant, job)
@@ -112,37 +145,45 @@ class TemporalBroker:
     async def retrieve(
         self, tenant: str, entity_id: str, query: HistoryQuery, aggr: Aggregation | None,
         types: tuple[str, ...] | None = None,
-    ) -> TemporalEntity:
+    ) -> tuple[TemporalEntity, TimeRange | None]:
+        """One temporal entity, and the time range it was cut to when the history is longer
+        than the server answers at once."""
         if not self.store.tenant_exists(tenant):
             raise ResourceNotFound(f"temporal entity {entity_id} not found")
 
-        def job(r: Reader) -> TemporalEntity:
+        plan, limit = page_plan(query, self.page) if aggr is None else (query, None)
+
+        def job(r: Reader) -> tuple[TemporalEntity, TimeRange | None]:
             head = r.temporal_head(entity_id)
             if head is None or (types is not None and not any(t in head.types for t in types)):
                 raise ResourceNotFound(f"temporal entity {entity_id} not found")
-            return _read(r, head, query, aggr)
+            found = _read(r, head, plan, aggr)
+            return found, (None if limit is None else cut_page([found], query, limit, query.window.prop))
 
         return await self.store.read_bulk(tenant, job)
 
     async def query(
         self, tenant: str, sel: EntitySelection, query: HistoryQuery, aggr: Aggregation | None,
         *, limit: int, offset: int, count: bool,
-    ) -> tuple[list[TemporalEntity], int | None]:
-        """A page of temporal entities (id order) with the selected history, and their number."""
+    ) -> tuple[list[TemporalEntity], int | None, TimeRange | None]:
+        """A page of temporal entities (id order) with the selected history, their number, and
+        the time range the history was cut to. Entities with nothing in the window are left out."""
         if not self.store.tenant_exists(tenant):
-            return [], (0 if count else None)
+            return [], (0 if count else None), None
+        plan, cap = page_plan(query, self.page) if aggr is None else (query, None)
 
         def matches(r: Reader) -> Iterator[TemporalEntity]:
             for head in r.temporal_scan(sel.flt):
-                if sel.match is None:
-                    yield _read(r, head, query, aggr)
-                    continue
-                # q, geo and scope look at every attribute of the window, whatever attrs shows
-                full = r.history(head.id, HistoryQuery(query.window, None, None, query.dataset_ids))
-                if sel.match(_pseudo_entity(head, full)):
-                    yield _read(r, head, query, aggr)
+                if sel.match is not None:
+                    # q, geo and scope look at every attribute of the window, whatever attrs shows
+                    full = r.history(head.id, HistoryQuery(query.window, dataset_ids=query.dataset_ids))
+                    if not sel.match(_pseudo_entity(head, full)):
+                        continue
+                found = _read(r, head, plan, aggr)
+                if not found.empty:
+                    yield found
 
-        def job(r: Reader) -> tuple[list[TemporalEntity], int | None]:
+        def job(r: Reader) -> tuple[list[TemporalEntity], int | None, TimeRange | None]:
             page: list[TemporalEntity] = []
             total = 0
             for found in matches(r):
@@ -151,7 +192,8 @@ class TemporalBroker:
                 total += 1
                 if not count and total >= offset + limit:
                     break
-            return page, (total if count else None)
+            cut = None if cap is None else cut_page(page, query, cap, query.window.prop)
+            return page, (total if count else None), cut
 
         return await self.store.read_bulk(tenant, job)
 

@@ -10,13 +10,14 @@ temporal representation (arrays of instances), the simplified one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from boulevard.errors import BadRequestData, ResourceNotFound
 from boulevard.ngsild.context import TermMap
+from boulevard.ngsild.model import check_datetime
 from boulevard.ngsild.render import KEY_VALUES, RenderOptions, render_instance, simplified_value
-from boulevard.ngsild.temporal_aggr import Duration, format_period, parse_duration, parse_methods
+from boulevard.ngsild.temporal_aggr import Duration, format_instant, format_period, parse_duration, parse_methods
 from boulevard.storage.base import TIME_COLUMNS, HistoryInstance, HistoryQuery, TemporalHead, TimeWindow
 from boulevard.timestamps import to_iso, to_micros
 
@@ -47,6 +48,74 @@ class TemporalEntity:
     head: TemporalHead
     instances: list[HistoryInstance]
     aggregates: dict[str, dict[str, list[tuple[Any, int, int]]]] | None = None
+    emptied: list[str] = field(default_factory=list)  # attributes a temporal page cut left empty
+
+    @property
+    def empty(self) -> bool:
+        return not self.instances and not self.aggregates and not self.emptied
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """What a temporal page covers (6.3.10): ``Content-Range: date-time start-end/size``."""
+
+    start: int
+    end: int
+    size: str  # lastN, or "*"
+
+    def header(self) -> str:
+        return f"date-time {format_instant(self.start)}-{format_instant(self.end)}/{self.size}"
+
+
+def instance_time(inst: HistoryInstance, prop: str) -> int | None:
+    if prop == "observedAt":
+        return inst.observed_at
+    if prop == "createdAt":
+        return inst.created_at
+    if prop == "modifiedAt":
+        return inst.modified_at
+    return inst.deleted_at
+
+
+def page_plan(query: HistoryQuery, cap: int) -> tuple[HistoryQuery, int | None]:
+    """The per-attribute read for a server cap of ``cap`` instances, and the count at which an
+    attribute is cut (None: the request cannot need more than the cap)."""
+    if query.last_n is not None:
+        if query.last_n <= cap:
+            return query, None
+        return replace(query, last_n=cap), cap
+    return replace(query, first_n=cap), cap
+
+
+def cut_page(found: list[TemporalEntity], query: HistoryQuery, limit: int, prop: str) -> TimeRange | None:
+    """Temporal pagination across every attribute of every entity answered: when an attribute
+    reached ``limit``, answer one common time range, so that no attribute misses instances
+    inside it. Without lastN the range runs forward from the window start (or the earliest
+    instance) to the earliest last instance of the cut attributes; with lastN backwards."""
+    series: dict[tuple[int, str], list[int]] = {}
+    for n, te in enumerate(found):
+        for inst in te.instances:
+            at = instance_time(inst, prop)
+            if at is not None:
+                series.setdefault((n, inst.attr), []).append(at)
+    cut = [sorted(times) for times in series.values() if len(times) >= limit]
+    if not cut:
+        return None
+    window = query.window
+    if query.last_n is None:
+        start = window.lo if window.lo is not None else min(t[0] for t in cut)
+        end = min(t[-1] for t in cut)
+        size = "*"
+    else:
+        start = window.hi if window.hi is not None else max(t[-1] for t in cut)
+        end = max(t[0] for t in cut)
+        size = str(query.last_n)
+    lo, hi = min(start, end), max(start, end)
+    for te in found:
+        had = {i.attr for i in te.instances}
+        te.instances = [i for i in te.instances if (at := instance_time(i, prop)) is None or lo <= at <= hi]
+        te.emptied = sorted(had - {i.attr for i in te.instances})
+    return TimeRange(start, end, size)
 
 
 def check_instance_id(text: str) -> int:
@@ -75,10 +144,7 @@ def _datetime(params: Mapping[str, str], name: str) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         raise BadRequestData(f"{name} is required with timerel={params.get('timerel')}")
-    try:
-        return to_micros(raw)
-    except ValueError as exc:
-        raise BadRequestData(f"{name} is not a DateTime: {raw!r}") from exc
+    return to_micros(check_datetime(raw, name))
 
 
 def parse_temporal(params: Mapping[str, str], *, attrs: tuple[str, ...] | None,
@@ -124,18 +190,8 @@ def parse_temporal(params: Mapping[str, str], *, attrs: tuple[str, ...] | None,
             except ValueError as exc:
                 raise BadRequestData(f"aggrPeriodDuration: {exc}") from exc
         aggregation = Aggregation(methods, period, lo, hi)
-    query = HistoryQuery(TimeWindow(prop, lo, hi), attrs, last_n, dataset_ids)
+    query = HistoryQuery(TimeWindow(prop, lo, hi), attrs=attrs, last_n=last_n, dataset_ids=dataset_ids)
     return TemporalParams(query, aggregation, prop)
-
-
-def _time_of(inst: HistoryInstance, prop: str) -> int | None:
-    if prop == "observedAt":
-        return inst.observed_at
-    if prop == "createdAt":
-        return inst.created_at
-    if prop == "modifiedAt":
-        return inst.modified_at
-    return inst.deleted_at
 
 
 def render_temporal(te: TemporalEntity, tm: TermMap, opts: RenderOptions, mode: str,
@@ -160,23 +216,28 @@ def render_temporal(te: TemporalEntity, tm: TermMap, opts: RenderOptions, mode: 
     by_attr: dict[str, list[HistoryInstance]] = {}
     for inst in te.instances:
         by_attr.setdefault(inst.attr, []).append(inst)
+    if "scope" in by_attr:  # the scope's own history replaces the entity's current scope
+        out.pop("scope", None)
+    simplified = mode == TEMPORAL_VALUES or opts.format == KEY_VALUES
     for attr, instances in by_attr.items():
         name = tm.compact(attr)
-        if mode == TEMPORAL_VALUES or opts.format == KEY_VALUES:
+        if simplified:
             out[name] = _simplified(instances, tm, opts, timeproperty)
         else:
             out[name] = [_normalized(i, tm, opts) for i in instances]
+    for attr in te.emptied:
+        out[tm.compact(attr)] = {"type": "Property", "values": []} if simplified else []
     return out
 
 
 def _normalized(inst: HistoryInstance, tm: TermMap, opts: RenderOptions) -> dict[str, Any]:
     shown: dict[str, Any] = render_instance(inst.doc, tm, RenderOptions(lang=opts.lang))
     shown["instanceId"] = instance_id(inst.iid)
-    if opts.sys_attrs:
+    if inst.deleted_at is not None:  # a deletion: only when it happened
+        shown["deletedAt"] = to_iso(inst.deleted_at)
+    elif opts.sys_attrs:
         shown["createdAt"] = to_iso(inst.created_at)
         shown["modifiedAt"] = to_iso(inst.modified_at)
-    if inst.deleted_at is not None:
-        shown["deletedAt"] = to_iso(inst.deleted_at)
     return shown
 
 
@@ -192,7 +253,7 @@ def _simplified(instances: list[HistoryInstance], tm: TermMap, opts: RenderOptio
             if ds is not None:
                 group["datasetId"] = ds
         member = _VALUES_MEMBER.get(atype, "values")
-        at = _time_of(inst, prop)
+        at = instance_time(inst, prop)
         group.setdefault(member, []).append(
             [simplified_value(inst.doc, tm, opts.lang), None if at is None else _stamp_text(inst, prop, at)]
         )

@@ -114,6 +114,7 @@ class HistoryQuery:
     window: TimeWindow = TimeWindow()
     attrs: tuple[str, ...] | None = None  # expanded IRIs; None: all
     last_n: int | None = None  # per attribute: the N latest of the window
+    first_n: int | None = None  # per attribute: the N earliest of the window (when last_n is None)
     dataset_ids: tuple[str, ...] | None = None  # "@none" for the default instance
 
 
@@ -133,7 +134,8 @@ class Reader(Protocol):
     def temporal_head(self, entity_id: str) -> TemporalHead | None: ...
 
     def temporal_scan(self, flt: EntityFilter) -> Iterator[TemporalHead]:
-        """Temporal entities by types / ids / idPattern (other filter fields are ignored), id order."""
+        """Temporal entities by types / ids / idPattern (other filter fields are ignored), id order;
+        entities deleted from the current state are left out."""
         ...
 
     def history(self, entity_id: str, query: HistoryQuery) -> list[HistoryInstance]:
@@ -146,8 +148,9 @@ class Reader(Protocol):
 
 
 class Writer(Reader, Protocol):
-    def insert(self, entity: Entity) -> bool:
-        """Insert a new entity; False if one with that id exists (nothing written)."""
+    def insert(self, entity: Entity, *, history: bool = True) -> bool:
+        """Insert a new entity; False if one with that id exists (nothing written).
+        ``history=False``: the caller records the history itself (temporal provision)."""
         ...
 
     def insert_many(self, entities: list[Entity]) -> None:

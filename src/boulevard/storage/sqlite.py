@@ -362,22 +362,34 @@ def _stamp(text: object) -> int:
     return now_micros() if at is None else at
 
 
+# system members kept as attributes that are not part of an entity's history
+_NO_HISTORY = frozenset({"https://uri.etsi.org/ngsi-ld/expiresAt"})
+
+
+def _scope_instance(entity: Entity) -> dict[str, Any]:
+    """A scope change as history records it: a Property observed when the entity changed."""
+    return {"type": "Property", "value": entity["scope"], "observedAt": entity["modifiedAt"]}
+
+
 def _record_new(conn: sqlite3.Connection, cache: hist.SeriesCache, tenant: str, entities: list[Entity]) -> None:
     """History of created entities: the entity, and each of its instances."""
     hist.upsert_heads(conn, tenant, [_head_of(e) for e in entities], merge_types=False)
     changes: list[hist.Change] = []
     for e in entities:
         at = _stamp(e.get("modifiedAt"))
-        changes += [(e["id"], attr, inst, at, at, None) for attr, insts in e["attrs"].items() for inst in insts]
+        changes += [(e["id"], attr, inst, at, at, None) for attr, insts in e["attrs"].items() for inst in insts
+                    if attr not in _NO_HISTORY]
+        if e.get("scope"):
+            changes.append((e["id"], hist.SCOPE, _scope_instance(e), at, at, None))
     hist.record(conn, cache, tenant, changes)
 
 
-# what an entity looked like when a writer read it: types, and (attr, datasetId) -> instance type
-Seen = tuple[list[str], dict[tuple[str, str | None], str]]
+# what an entity looked like when a writer read it: types, scope, and (attr, datasetId) -> instance type
+Seen = tuple[list[str], Any, dict[tuple[str, str | None], str]]
 
 
 def _seen(entity: Entity) -> Seen:
-    return list(entity["type"]), {
+    return list(entity["type"]), entity.get("scope"), {
         (attr, inst.get("datasetId")): inst.get("type", "Property")
         for attr, insts in entity["attrs"].items() for inst in insts
     }
@@ -472,18 +484,27 @@ class SqliteWriter(SqliteReader):
         eid = entity["id"]
         changes: list[hist.Change] = [
             (eid, attr, inst, at, at, None)
-            for attr, insts in entity["attrs"].items() for inst in insts if inst.get("modifiedAt") == now
+            for attr, insts in entity["attrs"].items() for inst in insts
+            if inst.get("modifiedAt") == now and attr not in _NO_HISTORY
         ]
         seen = self._seen.pop(eid, None)
         if seen is not None:
-            for (attr, dataset_id), inst_type in seen[1].items():
-                if not any(i.get("datasetId") == dataset_id for i in entity["attrs"].get(attr, ())):
+            for (attr, dataset_id), inst_type in seen[2].items():
+                if attr not in _NO_HISTORY and not any(
+                    i.get("datasetId") == dataset_id for i in entity["attrs"].get(attr, ())
+                ):
                     changes.append((eid, attr, hist.deletion_marker(inst_type, dataset_id), at, at, at))
+            if seen[1] != entity.get("scope"):
+                if entity.get("scope"):
+                    changes.append((eid, hist.SCOPE, _scope_instance(entity), at, at, None))
+                else:
+                    marker = hist.deletion_marker("Property", None, hist.SCOPE)
+                    changes.append((eid, hist.SCOPE, marker, at, at, at))
         new_series = hist.record(self.conn, self.series, self.tenant, changes)
-        if new_series or seen is None or seen[0] != entity["type"]:  # (re)write the temporal entity
+        if new_series or seen is None or seen[0] != entity["type"] or seen[1] != entity.get("scope"):
             hist.upsert_heads(self.conn, self.tenant, [_head_of(entity)], merge_types=False)
 
-    def insert(self, entity: Entity) -> bool:
+    def insert(self, entity: Entity, *, history: bool = True) -> bool:
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
             (self.tenant, entity["id"], orjson.dumps(entity)),
@@ -492,7 +513,8 @@ class SqliteWriter(SqliteReader):
             return False
         self._set_types(entity, new=True)
         _index_geo(self.conn, self.tenant, [entity])
-        _record_new(self.conn, self.series, self.tenant, [entity])
+        if history:
+            _record_new(self.conn, self.series, self.tenant, [entity])
         return True
 
     def insert_many(self, entities: list[Entity]) -> None:
@@ -554,11 +576,13 @@ class SqliteWriter(SqliteReader):
 
     # -- temporal provision ------------------------------------------------------------
     def add_history(self, head: TemporalHead, attrs: dict[str, list[dict[str, Any]]], now: int) -> bool:
-        created = hist.temporal_head(self.conn, self.tenant, head.id) is None
+        old = hist.temporal_head(self.conn, self.tenant, head.id)
+        if old is not None:
+            hist.drop_same_time(self.conn, self.series, self.tenant, head.id, attrs)
         hist.upsert_heads(self.conn, self.tenant, [head], merge_types=True)
         hist.record(self.conn, self.series, self.tenant,
                     [(head.id, attr, inst, now, now, None) for attr, insts in attrs.items() for inst in insts])
-        return created
+        return old is None or old.deleted_at is not None
 
     def delete_history(self, entity_id: str) -> bool:
         return hist.delete_history(self.conn, self.series, self.tenant, entity_id)

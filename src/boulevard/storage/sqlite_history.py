@@ -156,8 +156,8 @@ def upsert_heads(conn: sqlite3.Connection, tenant: str, heads: list[TemporalHead
         conn.execute(
             "INSERT INTO temporal_entities (tenant, id, types, scope, created_at) VALUES "
             + ",".join(["(?,?,?,?,?)"] * len(chunk))
-            + " ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types,"
-            " scope = coalesce(excluded.scope, temporal_entities.scope), deleted_at = NULL",
+            + " ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = NULL, scope = "
+            + ("coalesce(excluded.scope, temporal_entities.scope)" if merge_types else "excluded.scope"),
             [v for row in chunk for v in row],
         )
 
@@ -214,9 +214,41 @@ def record(conn: sqlite3.Connection, cache: SeriesCache, tenant: str, changes: l
     return cache.next_sid != before
 
 
-def deletion_marker(inst_type: str, dataset_id: str | None) -> dict[str, Any]:
-    """The instance history records when an attribute (or one datasetId of it) is deleted."""
-    marker: dict[str, Any] = {"type": inst_type, "value": NULL_VALUE}
+_NULL_MEMBER: dict[str, tuple[str, Any]] = {
+    "Relationship": ("object", NULL_VALUE),
+    "LanguageProperty": ("languageMap", {"@none": NULL_VALUE}),
+    "ListProperty": ("valueList", [NULL_VALUE]),
+    "ListRelationship": ("objectList", [NULL_VALUE]),
+    "JsonProperty": ("json", NULL_VALUE),
+    "VocabProperty": ("vocab", NULL_VALUE),
+}
+SCOPE = "scope"  # the entity's scope has a history too, under this name
+
+
+def drop_same_time(conn: sqlite3.Connection, cache: SeriesCache, tenant: str, entity_id: str,
+                   attrs: dict[str, list[dict[str, Any]]]) -> None:
+    """Temporal provision: an instance with the same attribute, datasetId and observedAt as a
+    recorded one replaces it (ETSI 008_01)."""
+    for attr, insts in attrs.items():
+        sid = cache.get((tenant, entity_id, attr))
+        if sid is None:
+            row = conn.execute("SELECT sid FROM temporal_series WHERE tenant = ? AND entity_id = ? AND attr = ?",
+                               (tenant, entity_id, attr)).fetchone()
+            if row is None:
+                continue
+            sid = row[0]
+        for inst in insts:
+            at = micros_or_none(inst.get("observedAt"))
+            if at is not None:
+                conn.execute("DELETE FROM temporal_instances WHERE sid = ? AND observed_at = ? AND dataset_id IS ?",
+                             (sid, at, inst.get("datasetId")))
+
+
+def deletion_marker(inst_type: str, dataset_id: str | None, attr: str = "") -> dict[str, Any]:
+    """The instance history records when an attribute (or one datasetId of it) is deleted:
+    its type with the NGSI-LD null as value (an empty list for scope)."""
+    member, value = ("value", []) if attr == SCOPE else _NULL_MEMBER.get(inst_type, ("value", NULL_VALUE))
+    marker: dict[str, Any] = {"type": inst_type, member: value}
     if dataset_id is not None:
         marker["datasetId"] = dataset_id
     return marker
@@ -237,7 +269,7 @@ def temporal_head(conn: sqlite3.Connection, tenant: str, entity_id: str) -> Temp
 
 
 def temporal_scan(conn: sqlite3.Connection, tenant: str, flt: EntityFilter) -> Iterator[TemporalHead]:
-    where = ["tenant = ?"]
+    where = ["tenant = ?", "deleted_at IS NULL"]
     params: list[Any] = [tenant]
     if flt.ids:
         where.append(f"id IN ({','.join('?' * len(flt.ids))})")
@@ -271,8 +303,10 @@ def _window_sql(window: TimeWindow, query: HistoryQuery, params: list[Any]) -> t
     if window.hi is not None:
         where += f" AND {col} < ?"
         params.append(window.hi)
-    if window.prop == "deletedAt" and window.lo is None and window.hi is None:
+    if window.prop == "deletedAt":
         where += " AND deleted_at IS NOT NULL"
+    elif window.prop != "observedAt":  # deletion markers have no observedAt
+        where += " AND deleted_at IS NULL"
     if query.dataset_ids is not None:
         terms = []
         named = [d for d in query.dataset_ids if d != "@none"]
@@ -297,6 +331,8 @@ def history(conn: sqlite3.Connection, tenant: str, entity_id: str, query: Histor
             params.append(query.last_n)
             rows = conn.execute(sql, params).fetchall()
             rows.reverse()
+        elif query.first_n is not None:
+            rows = conn.execute(sql + f" ORDER BY {col}, iid LIMIT ?", [*params, query.first_n]).fetchall()
         else:
             rows = conn.execute(sql + f" ORDER BY {col}, iid", params).fetchall()
         out.extend(HistoryInstance(iid, attr, obs, cre, mod, dele, orjson.loads(doc))
