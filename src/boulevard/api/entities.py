@@ -102,14 +102,14 @@ async def retrieve_entity(request: Request) -> Response:
     if view.opts.attrs is not None and not any(a in entity["attrs"] for a in view.opts.attrs):
         raise ResourceNotFound(f"entity {entity_id} has none of the attributes asked for")
     status, headers = _versioned(req, shown)
-    headers.update(_entity_map(svc, req, request, [entity["id"]]))
+    headers.update(entity_map_header(svc, req, request, [entity["id"]]))
     if req.accept == neg.GEO_JSON:
         shown = [to_feature(out, req) for out in shown]
     # join=flat answers a list when it found linked entities, the entity alone otherwise
     return ngsi_response(req, shown if len(shown) > 1 else shown[0], status, headers)
 
 
-def _entity_map(svc: Services, req: NgsiRequest, request: Request, ids: list[str]) -> dict[str, str]:
+def entity_map_header(svc: Services, req: NgsiRequest, request: Request, ids: list[str]) -> dict[str, str]:
     """entityMap=true or an NGSILD-EntityMap header (5.7.1.4): use the live map it names or make
     one, and answer its location."""
     ref = request.headers.get("ngsild-entitymap")

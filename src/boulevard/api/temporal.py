@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from boulevard.api import negotiation as neg
-from boulevard.api.entities import entity_id_of, selection_of, type_gate
+from boulevard.api.entities import ENTITY_MAPS_PATH, entity_id_of, entity_map_header, selection_of, type_gate
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import services
@@ -18,8 +18,16 @@ from boulevard.api.views import View, view_of
 from boulevard.errors import BadRequestData, ResourceNotFound
 from boulevard.ngsild import qlang
 from boulevard.ngsild.geoquery import parse_geoquery
-from boulevard.ngsild.model import check_name, check_uri, parse_attributes, parse_entity, parse_instance
-from boulevard.ngsild.selection import build_selection
+from boulevard.ngsild.model import (
+    check_datetime,
+    check_name,
+    check_scopes,
+    check_uri,
+    parse_attributes,
+    parse_entity,
+    parse_instance,
+)
+from boulevard.ngsild.selection import build_selection, combine
 from boulevard.ngsild.temporal import (
     AGGREGATED,
     NORMALIZED,
@@ -30,6 +38,8 @@ from boulevard.ngsild.temporal import (
     parse_temporal,
     render_temporal,
 )
+from boulevard.storage.base import SCOPE
+from boulevard.timestamps import to_micros
 
 TEMPORAL_PATH = "/ngsi-ld/v1/temporal/entities"
 TEMPORAL_PARAMS = (
@@ -62,10 +72,12 @@ def _view(req: NgsiRequest) -> tuple[View, str]:
     view = view_of(plain)
     if view.join is not None:
         raise BadRequestData("join does not apply to temporal representations")
+    if fmt is not None:  # format wins over options (6.3.12)
+        return view, fmt if fmt in TEMPORAL_FORMATS else NORMALIZED
     opts = req.options
-    if fmt == AGGREGATED or AGGREGATED in opts or (fmt is None and "aggrMethods" in req.params):
+    if AGGREGATED in opts or "aggrMethods" in req.params:
         return view, AGGREGATED
-    if fmt == TEMPORAL_VALUES or (fmt is None and TEMPORAL_VALUES in opts):
+    if TEMPORAL_VALUES in opts:
         return view, TEMPORAL_VALUES
     return view, NORMALIZED
 
@@ -107,11 +119,31 @@ async def create_temporal(request: Request) -> Response:
     req = await read_request(request, svc.contexts, body=True)
     if not isinstance(req.body, dict):
         raise BadRequestData("the body of create temporal entity must be a JSON object")
-    parsed = parse_entity(req.body, req.tm, temporal=True)
+    body = dict(req.body)
+    scopes = _scope_history(body.pop("scope")) if _is_scope_history(body.get("scope")) else None
+    parsed = parse_entity(body, req.tm, temporal=True)
+    if scopes:  # the scope's own history: its latest value is the entity's scope
+        parsed["attrs"][SCOPE] = scopes
+        parsed["scope"] = max(scopes, key=lambda i: to_micros(i["observedAt"]))["value"]
     created = await svc.broker.temporal.create_or_update(req.tenant, parsed)
     if created:
         return empty_response(201, {"Location": _location(parsed["id"])}, req.tenant)
     return empty_response(204, None, req.tenant)
+
+
+def _is_scope_history(raw: Any) -> bool:
+    return isinstance(raw, list) and bool(raw) and all(isinstance(x, dict) for x in raw)
+
+
+def _scope_history(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scope instances of a temporal representation (4.18): each valid from its observedAt."""
+    out = []
+    for inst in raw:
+        if inst.get("type", "Property") != "Property" or "value" not in inst or "observedAt" not in inst:
+            raise BadRequestData("a scope instance is a Property with a value and an observedAt")
+        out.append({"type": "Property", "value": check_scopes(inst["value"]),
+                    "observedAt": check_datetime(inst["observedAt"], "observedAt")})
+    return out
 
 
 async def add_temporal_attrs(request: Request) -> Response:
@@ -204,9 +236,11 @@ async def retrieve_temporal(request: Request) -> Response:
     body = _shown(te, req, view, mode, tp)
     if not body and (view.pick is not None or view.omit is not None):
         raise ResourceNotFound(f"pick/omit leave nothing of temporal entity {entity_id}")
+    headers = entity_map_header(svc, req, request, [entity_id])
     if cut is not None:
-        return ngsi_response(req, body, 206, {"Content-Range": cut.header()})
-    return ngsi_response(req, body)
+        headers["Content-Range"] = cut.header()
+        return ngsi_response(req, body, 206, headers)
+    return ngsi_response(req, body, 200, headers)
 
 
 async def query_temporal(request: Request) -> Response:
@@ -275,24 +309,28 @@ async def query_temporal_post(request: Request) -> Response:
     selectors = body.get("entities") or []
     if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
         raise BadRequestData("entities must be an array of entity selectors")
-    if len(selectors) > 1:
-        raise BadRequestData("one entity selector per temporal query")
-    selector: dict[str, Any] = selectors[0] if selectors else {}
-    ids = selector.get("id")
     geo = body.get("geoQ")
-
-    sel = build_selection(
+    if geo is not None and not isinstance(geo, dict):
+        raise BadRequestData("geoQ must be an object")
+    shared = build_selection(
         req.tm,
-        type_expr=selector.get("type"),
-        ids=[ids] if isinstance(ids, str) else ids,
-        id_pattern=selector.get("idPattern"),
         q=params.get("q"),
         attrs=req.names_param("attrs"),
         scope_q=params.get("scopeQ"),
-        geo=None if not isinstance(geo, dict) else parse_geoquery(
+        geo=None if geo is None else parse_geoquery(
             geo.get("georel"), geo.get("geometry"), geo.get("coordinates"), geo.get("geoproperty"), req.tm
         ),
     )
+    alternatives = []
+    for selector in selectors:  # EntitySelector (5.2.33): any of them
+        if not isinstance(selector.get("type"), str):
+            raise BadRequestData("an entity selector needs a type")
+        ids = selector.get("id")
+        alternatives.append(build_selection(
+            req.tm, type_expr=selector["type"], ids=[ids] if isinstance(ids, str) else ids,
+            id_pattern=None if ids is not None else selector.get("idPattern"),
+        ))
+    sel = combine(shared, alternatives)
     if not (sel.narrows or geo is not None):
         raise BadRequestData("a temporal query needs entities, attrs, q or geoQ")
     view, mode = _view(req)
@@ -308,14 +346,30 @@ async def _answer(req: NgsiRequest, sel: Any, view: View, mode: str, tp: Tempora
     count = req.bool_param("count")
     if limit == 0 and not count:
         raise BadRequestData("limit=0 is only allowed with count=true")
+    # EntityMaps (5.7.1.4): a live map named in NGSILD-EntityMap fixes the entities; otherwise
+    # entityMap=true (or a dead reference) makes a new one from this answer (201)
+    ref = request.headers.get("ngsild-entitymap")
+    live = svc.broker.entity_maps.get(req.tenant, ref.rsplit("/", 1)[-1]) if ref else None
+    if live is not None:
+        ids = tuple(i for i in live.entities if sel.flt.ids is None or i in sel.flt.ids)
+        sel = replace(sel, flt=replace(sel.flt, ids=ids or ("",)))
     page, total, cut = await svc.broker.temporal.query(
-        req.tenant, sel, tp.query, tp.aggregation, limit=limit, offset=offset, count=count
+        req.tenant, sel, tp.query, tp.aggregation, limit=limit, offset=offset, count=count,
+        scoped="scopeQ" in p,
     )
     body = [_shown(te, req, view, mode, tp) for te in page]
     headers: dict[str, str] = {}
+    status = 200
+    if live is not None:
+        headers["NGSILD-EntityMap"] = ref or ""
+    elif ref is not None or req.bool_param("entityMap"):
+        made = svc.broker.entity_maps.use(req.tenant, None, [te.head.id for te in page])
+        headers["NGSILD-EntityMap"] = f"{ENTITY_MAPS_PATH}/{made.id}"
+        status = 201
     if total is not None:
         headers["NGSILD-Results-Count"] = str(total)
     if cut is not None:
         headers["Content-Range"] = cut.header()
-    return ngsi_response(req, body, 206 if cut is not None else 200, headers)
+        status = 206
+    return ngsi_response(req, body, status, headers)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from boulevard.errors import ResourceNotFound
@@ -17,7 +18,7 @@ from boulevard.ngsild.model import NGSI_LD_NULL, Entity, new_entity, now_iso
 from boulevard.ngsild.selection import EntitySelection
 from boulevard.ngsild.temporal import Aggregation, TemporalEntity, TimeRange, cut_page, page_plan
 from boulevard.ngsild.temporal_aggr import aggregate
-from boulevard.storage.base import HistoryInstance, HistoryQuery, Reader, Store, TemporalHead, Writer
+from boulevard.storage.base import SCOPE, HistoryInstance, HistoryQuery, Reader, Store, TemporalHead, Writer
 from boulevard.timestamps import micros_or_none, now_micros
 
 PRUNE_CHUNK = 5_000  # instances dropped per retention job: writes wait at most one chunk
@@ -39,7 +40,7 @@ def current_state(parsed: Entity) -> Entity:
                 micros_or_none(old.get("observedAt")) or 0
             ):
                 latest[ds] = inst
-        if latest:
+        if latest and attr != SCOPE:
             attrs[attr] = copy.deepcopy(list(latest.values()))
     entity: Entity = {"id": parsed["id"], "type": list(parsed["type"]), "attrs": attrs}
     if parsed.get("scope"):
@@ -164,7 +165,7 @@ class TemporalBroker:
 
     async def query(
         self, tenant: str, sel: EntitySelection, query: HistoryQuery, aggr: Aggregation | None,
-        *, limit: int, offset: int, count: bool,
+        *, limit: int, offset: int, count: bool, scoped: bool = False,
     ) -> tuple[list[TemporalEntity], int | None, TimeRange | None]:
         """A page of temporal entities (id order) with the selected history, their number, and
         the time range the history was cut to. Entities with nothing in the window are left out."""
@@ -174,6 +175,22 @@ class TemporalBroker:
 
         def matches(r: Reader) -> Iterator[TemporalEntity]:
             for head in r.temporal_scan(sel.flt):
+                spans = _scope_spans(r, head, query) if scoped and sel.match is not None else None
+                if spans is not None and sel.match is not None:  # scopeQ on a scope history (4.18)
+                    match = sel.match
+                    full = r.history(head.id, HistoryQuery(query.window, dataset_ids=query.dataset_ids))
+                    kept = [(lo, hi) for lo, hi, scope in spans
+                            if match(_pseudo_entity(replace(head, scope=scope), [
+                                i for i in full if i.attr != SCOPE and i.observed_at is not None
+                                and lo <= i.observed_at < hi]))]
+                    if not kept:
+                        continue
+                    found = _read(r, head, plan, aggr)
+                    found.instances = [i for i in found.instances if i.attr == SCOPE or (
+                        i.observed_at is not None and any(lo <= i.observed_at < hi for lo, hi in kept))]
+                    if not found.empty:
+                        yield found
+                    continue
                 if sel.match is not None:
                     # q, geo and scope look at every attribute of the window, whatever attrs shows
                     full = r.history(head.id, HistoryQuery(query.window, dataset_ids=query.dataset_ids))
@@ -196,6 +213,29 @@ class TemporalBroker:
             return page, (total if count else None), cut
 
         return await self.store.read_bulk(tenant, job)
+
+
+_NEVER, _EVER = -(2**62), 2**62
+
+
+def _scope_spans(r: Reader, head: TemporalHead, query: HistoryQuery) -> list[tuple[int, int, list[str] | None]] | None:
+    """The entity's scopes over the window: each scope instance holds from its observedAt until
+    the next one (4.18). None when the entity has no scope history."""
+    window = query.window
+    end = _EVER if window.hi is None else window.hi
+    history = r.history(head.id, HistoryQuery(replace(window, prop="observedAt", lo=None, hi=end), attrs=(SCOPE,)))
+    if not history:
+        return None
+    start = _NEVER if window.lo is None else window.lo
+    spans = []
+    for n, inst in enumerate(history):
+        lo = max(inst.observed_at or _NEVER, start)
+        hi = min(history[n + 1].observed_at or _EVER, end) if n + 1 < len(history) else end
+        if lo < hi:
+            value = inst.doc.get("value")
+            scope = [value] if isinstance(value, str) else list(value) if value else None
+            spans.append((lo, hi, None if inst.deleted_at is not None else scope))
+    return spans
 
 
 def _read(r: Reader, head: TemporalHead, query: HistoryQuery, aggr: Aggregation | None) -> TemporalEntity:

@@ -503,9 +503,17 @@ def parse_attribute(
     if isinstance(raw, list) and raw and all(isinstance(x, dict) for x in raw) and any(
         ("type" in x or infer_type(x)) for x in raw
     ):
-        instances = [parse_instance(x, tm, nulls=nulls, partial=partial, name=name, merge=merge) for x in raw]
+        instances = [parse_instance(x, tm, nulls=nulls or temporal, partial=partial, name=name, merge=merge)
+                     for x in raw]
     else:
-        instances = [parse_instance(raw, tm, nulls=nulls, partial=partial, name=name, merge=merge)]
+        instances = [parse_instance(raw, tm, nulls=nulls or temporal, partial=partial, name=name, merge=merge)]
+    if temporal and not isinstance(raw, (dict, list)) and is_null(raw):
+        raise BadRequestData(f"{name} must not be null")
+    if temporal:  # in a history, an NGSI-LD null value records a deletion: keep it as such
+        for inst in instances:
+            member = VALUE_MEMBER.get(inst.get("type", "Property"), "value")
+            if member in inst and inst[member] is None:
+                inst[member] = NGSI_LD_NULL
     if len(instances) > 1 and not temporal:
         seen: set[str | None] = set()
         for inst in instances:

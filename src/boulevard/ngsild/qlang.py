@@ -43,7 +43,7 @@ class ValueList:
 @dataclass(frozen=True)
 class Comparison:
     path: AttrPath
-    op: str | None = None  # None: the attribute exists
+    op: str | None = None  # None: the attribute exists; "!": it does not (4.9 "!attr")
     value: Any = None  # literal, Range, ValueList, or regex text
 
 
@@ -115,6 +115,9 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> Comparison:
+        if self.peek("!"):
+            self.pos += 1
+            return Comparison(self.attr_path(), "!")
         path = self.attr_path()
         for op in ("!~=", "==", "!=", ">=", "<=", "~=", ">", "<"):
             if self.peek(op):
@@ -271,6 +274,8 @@ def render(node: Node) -> str:
         text += "[" + ".".join(path.members) + "]"
     if node.op is None:
         return text
+    if node.op == "!":
+        return "!" + text
     if node.op in ("~=", "!~="):
         pattern = str(node.value)
         if any(c in pattern for c in ';|"') or not pattern:
@@ -327,6 +332,8 @@ class Matcher:
             return all(self._eval(t, entity) for t in node.terms)
         if isinstance(node, Or):
             return any(self._eval(t, entity) for t in node.terms)
+        if node.op == "!":
+            return not self._values(node.path, entity)
         ordering = node.op in (">", ">=", "<", "<=")
         return any(self._compare(node, v) for v in self._values(node.path, entity, ordering=ordering))
 

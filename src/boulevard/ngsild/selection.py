@@ -215,7 +215,7 @@ def q_prefilter(node: qlang.Node, tm: TermMap, expand_values: frozenset[str] = f
         kept = tuple(t for t in terms if t is not None)
         return None if not kept else kept[0] if len(kept) == 1 else AllOf(kept)
     path = node.path
-    if path.attr in _ENTITY_MEMBERS and not path.subs:
+    if (path.attr in _ENTITY_MEMBERS and not path.subs) or node.op == "!":
         return None
     iri = tm.expand(path.attr)
     literals = node.value.items if isinstance(node.value, qlang.ValueList) else (node.value,)

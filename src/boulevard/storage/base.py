@@ -72,6 +72,7 @@ class EntityFilter:
 
 # --- history (the temporal store) ---------------------------------------------------------
 TIME_COLUMNS = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
+SCOPE = "scope"  # the entity's scope has a history too, recorded under this attribute name
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from boulevard.errors import NonexistentTenant
 from boulevard.storage import sqlite_history as hist
 from boulevard.storage.base import (
     DEFAULT_TENANT,
+    SCOPE,
     AllOf,
     AttrCond,
     AttrEquals,
@@ -380,7 +381,7 @@ def _record_new(conn: sqlite3.Connection, cache: hist.SeriesCache, tenant: str, 
         changes += [(e["id"], attr, inst, at, at, None) for attr, insts in e["attrs"].items() for inst in insts
                     if attr not in _NO_HISTORY]
         if e.get("scope"):
-            changes.append((e["id"], hist.SCOPE, _scope_instance(e), at, at, None))
+            changes.append((e["id"], SCOPE, _scope_instance(e), at, at, None))
     hist.record(conn, cache, tenant, changes)
 
 
@@ -496,10 +497,10 @@ class SqliteWriter(SqliteReader):
                     changes.append((eid, attr, hist.deletion_marker(inst_type, dataset_id), at, at, at))
             if seen[1] != entity.get("scope"):
                 if entity.get("scope"):
-                    changes.append((eid, hist.SCOPE, _scope_instance(entity), at, at, None))
+                    changes.append((eid, SCOPE, _scope_instance(entity), at, at, None))
                 else:
-                    marker = hist.deletion_marker("Property", None, hist.SCOPE)
-                    changes.append((eid, hist.SCOPE, marker, at, at, at))
+                    marker = hist.deletion_marker("Property", None, SCOPE)
+                    changes.append((eid, SCOPE, marker, at, at, at))
         new_series = hist.record(self.conn, self.series, self.tenant, changes)
         if new_series or seen is None or seen[0] != entity["type"] or seen[1] != entity.get("scope"):
             hist.upsert_heads(self.conn, self.tenant, [_head_of(entity)], merge_types=False)

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from boulevard.storage.base import EntityFilter, HistoryInstance, HistoryQuery, TemporalHead, TimeWindow
+from boulevard.storage.base import SCOPE, EntityFilter, HistoryInstance, HistoryQuery, TemporalHead, TimeWindow
 from boulevard.timestamps import micros_or_none
 
 SCHEMA = """
@@ -222,7 +222,6 @@ _NULL_MEMBER: dict[str, tuple[str, Any]] = {
     "JsonProperty": ("json", NULL_VALUE),
     "VocabProperty": ("vocab", NULL_VALUE),
 }
-SCOPE = "scope"  # the entity's scope has a history too, under this name
 
 
 def drop_same_time(conn: sqlite3.Connection, cache: SeriesCache, tenant: str, entity_id: str,
