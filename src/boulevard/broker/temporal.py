@@ -223,7 +223,7 @@ def _scope_spans(r: Reader, head: TemporalHead, query: HistoryQuery) -> list[tup
     the next one (4.18). None when the entity has no scope history."""
     window = query.window
     end = _EVER if window.hi is None else window.hi
-    history = r.history(head.id, HistoryQuery(replace(window, prop="observedAt", lo=None, hi=end), attrs=(SCOPE,)))
+    history = r.history(head.id, HistoryQuery(replace(window, prop="observedAt", lo=None, hi=None), attrs=(SCOPE,)))
     if not history:
         return None
     start = _NEVER if window.lo is None else window.lo
