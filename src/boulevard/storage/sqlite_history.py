@@ -304,8 +304,10 @@ def _window_sql(window: TimeWindow, query: HistoryQuery, params: list[Any]) -> t
         params.append(window.hi)
     if window.prop == "deletedAt":
         where += " AND deleted_at IS NOT NULL"
-    elif window.prop != "observedAt":  # deletion markers have no observedAt
+    elif window.prop != "observedAt":
         where += " AND deleted_at IS NULL"
+    elif window.lo is None and window.hi is None:  # the observedAt view shows observed instances only
+        where += " AND observed_at IS NOT NULL"
     if query.dataset_ids is not None:
         terms = []
         named = [d for d in query.dataset_ids if d != "@none"]
