@@ -243,6 +243,14 @@ async def query_entities_post(request: Request) -> Response:
     if not selectors and not any(k in params for k in ("q", "attrs", "scopeQ")) and geo is None:
         raise BadRequestData("a Query needs entities, attrs, q, geoQ or scopeQ")
     req.params = params
+    sel = query_selection(req, params, selectors or [], geo)
+    return await _answer_query(svc, req, sel, order_by=order_by)
+
+
+def query_selection(req: NgsiRequest, params: dict[str, str], selectors: list[dict[str, Any]],
+                    geo: dict[str, Any] | None) -> EntitySelection:
+    """The entities a Query body names (5.2.23): q/attrs/scopeQ/geoQ shared by any of the
+    entity selectors."""
     shared = build_selection(
         req.tm,
         q=params.get("q"),
@@ -253,7 +261,7 @@ async def query_entities_post(request: Request) -> Response:
         ),
     )
     alternatives = []
-    for sel in selectors or []:
+    for sel in selectors:
         # EntitySelector (5.2.33): type is mandatory; id (one or several) wins over idPattern
         if not isinstance(sel.get("type"), str):
             raise BadRequestData("an entity selector needs a type")
@@ -268,7 +276,7 @@ async def query_entities_post(request: Request) -> Response:
         alternatives.append(build_selection(
             req.tm, type_expr=sel["type"], ids=ids, id_pattern=None if ids is not None else pattern
         ))
-    return await _answer_query(svc, req, combine(shared, alternatives), order_by=order_by)
+    return combine(shared, alternatives)
 
 
 def _text_list(value: Any, name: str) -> str:

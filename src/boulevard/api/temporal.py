@@ -10,14 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from boulevard.api import negotiation as neg
-from boulevard.api.entities import ENTITY_MAPS_PATH, entity_id_of, entity_map_header, selection_of, type_gate
+from boulevard.api.entities import (
+    ENTITY_MAPS_PATH,
+    entity_id_of,
+    entity_map_header,
+    query_selection,
+    selection_of,
+    type_gate,
+)
 from boulevard.api.request import NgsiRequest, parse_int, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import services
 from boulevard.api.views import View, view_of
 from boulevard.errors import BadRequestData, ResourceNotFound
 from boulevard.ngsild import qlang
-from boulevard.ngsild.geoquery import parse_geoquery
 from boulevard.ngsild.model import (
     check_datetime,
     check_name,
@@ -27,7 +33,6 @@ from boulevard.ngsild.model import (
     parse_entity,
     parse_instance,
 )
-from boulevard.ngsild.selection import build_selection, combine
 from boulevard.ngsild.temporal import (
     AGGREGATED,
     NORMALIZED,
@@ -312,25 +317,7 @@ async def query_temporal_post(request: Request) -> Response:
     geo = body.get("geoQ")
     if geo is not None and not isinstance(geo, dict):
         raise BadRequestData("geoQ must be an object")
-    shared = build_selection(
-        req.tm,
-        q=params.get("q"),
-        attrs=req.names_param("attrs"),
-        scope_q=params.get("scopeQ"),
-        geo=None if geo is None else parse_geoquery(
-            geo.get("georel"), geo.get("geometry"), geo.get("coordinates"), geo.get("geoproperty"), req.tm
-        ),
-    )
-    alternatives = []
-    for selector in selectors:  # EntitySelector (5.2.33): any of them
-        if not isinstance(selector.get("type"), str):
-            raise BadRequestData("an entity selector needs a type")
-        ids = selector.get("id")
-        alternatives.append(build_selection(
-            req.tm, type_expr=selector["type"], ids=[ids] if isinstance(ids, str) else ids,
-            id_pattern=None if ids is not None else selector.get("idPattern"),
-        ))
-    sel = combine(shared, alternatives)
+    sel = query_selection(req, params, selectors, geo)
     if not (sel.narrows or geo is not None):
         raise BadRequestData("a temporal query needs entities, attrs, q or geoQ")
     view, mode = _view(req)

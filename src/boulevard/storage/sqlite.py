@@ -396,18 +396,7 @@ def _seen(entity: Entity) -> Seen:
     }
 
 
-ROWS_PER_INSERT = 100
-
-
-def _insert_rows(conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows with multi-row VALUES statements: one step (and one GIL hand-off) per
-    statement instead of one per row, which is most of a batch's cost on a busy server."""
-    if not rows:
-        return
-    marks = "(" + ",".join("?" * len(rows[0])) + ")"
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[start : start + ROWS_PER_INSERT]
-        conn.execute(head + ",".join([marks] * len(chunk)), [v for row in chunk for v in row])
+_insert_rows = hist.insert_rows
 
 
 class SqliteReader:
