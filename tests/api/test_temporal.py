@@ -193,3 +193,11 @@ def test_core_delete_keeps_history_out_of_queries(api: Api) -> None:
     assert api.get(T, params=window).json() == []
     kept = api.get(f"{T}/{EID}", params={"options": "sysAttrs"}).json()
     assert [i["value"] for i in kept["people"]] == [3] and "deletedAt" in kept
+
+
+def test_temporal_answers_are_json_or_json_ld_only(api: Api) -> None:
+    _temporal(api, people=_counts([(1, "2026-11-01T10:00:00Z")]))
+    r = api.get(f"{T}/{EID}", headers={"Accept": "application/geo+json"})
+    assert_problem(r, 406, "NotAcceptable")
+    r = api.get(T, params={"type": "Camera"}, headers={"Accept": "application/geo+json"})
+    assert r.status_code == 406

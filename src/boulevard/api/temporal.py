@@ -231,7 +231,7 @@ async def delete_instance(request: Request) -> Response:
 # --- consumption ------------------------------------------------------------------------
 async def retrieve_temporal(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=RETRIEVE_PARAMS, available=neg.ENTITY_MEDIA)
+    req = await read_request(request, svc.contexts, allowed_params=RETRIEVE_PARAMS, available=neg.PLAIN_MEDIA)
     entity_id = entity_id_of(request)
     view, mode = _view(req)
     tp = _temporal_params(req, req.params, mode)
@@ -250,7 +250,7 @@ async def retrieve_temporal(request: Request) -> Response:
 
 async def query_temporal(request: Request) -> Response:
     svc = services(request)
-    req = await read_request(request, svc.contexts, allowed_params=QUERY_PARAMS, available=neg.ENTITY_MEDIA)
+    req = await read_request(request, svc.contexts, allowed_params=QUERY_PARAMS, available=neg.PLAIN_MEDIA)
     view, mode = _view(req)
     _check_query_extras(req)
     sel = selection_of(req)
@@ -269,7 +269,7 @@ async def query_temporal_post(request: Request) -> Response:
     req = await read_request(
         request, svc.contexts, allowed_params=("limit", "offset", "count", "options", "format", "lang", "local",
                                                "aggrMethods", "aggrPeriodDuration", "lastN"),
-        body=True, available=neg.ENTITY_MEDIA,
+        body=True, available=neg.PLAIN_MEDIA,
     )
     body = req.body
     if not isinstance(body, dict) or body.get("type") != "Query":
