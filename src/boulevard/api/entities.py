@@ -293,11 +293,7 @@ async def _answer_query(
 ) -> Response:
     """Run a query and answer one page; ``links_to``: the path for prev/next Link headers (4.12)."""
     p = req.params
-    limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
-    offset = parse_int(p, "offset", 0)
-    count = req.bool_param("count")
-    if limit == 0 and not count:
-        raise BadRequestData("limit=0 is only allowed with count=true")
+    limit, offset, count = page_params(req)
     view = view_of(req)
     ordering = None
     if order_by is not None or "orderBy" in p:
@@ -330,6 +326,16 @@ async def _answer_query(
     if req.accept == neg.GEO_JSON:
         body = {"type": "FeatureCollection", "features": [to_feature(out, req) for out in body]}
     return ngsi_response(req, body, status, headers)
+
+
+def page_params(req: NgsiRequest) -> tuple[int, int, bool]:
+    """limit, offset and count of a query (limit=0 only to count)."""
+    limit = parse_int(req.params, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
+    offset = parse_int(req.params, "offset", 0)
+    count = req.bool_param("count")
+    if limit == 0 and not count:
+        raise BadRequestData("limit=0 is only allowed with count=true")
+    return limit, offset, count
 
 
 def _page_link(path: str, params: dict[str, str], offset: int, limit: int, rel: str, media: str) -> str:

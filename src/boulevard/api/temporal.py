@@ -14,11 +14,12 @@ from boulevard.api.entities import (
     ENTITY_MAPS_PATH,
     entity_id_of,
     entity_map_header,
+    page_params,
     query_selection,
     selection_of,
     type_gate,
 )
-from boulevard.api.request import NgsiRequest, parse_int, read_request
+from boulevard.api.request import NgsiRequest, read_request
 from boulevard.api.responses import empty_response, ngsi_response
 from boulevard.api.services import services
 from boulevard.api.views import View, view_of
@@ -59,8 +60,6 @@ QUERY_PARAMS = (
     "csf", "limit", "offset", "count", "expandValues", "orderBy",
 )
 TEMPORAL_FORMATS = (TEMPORAL_VALUES, AGGREGATED)
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 1000
 
 
 def _location(entity_id: str) -> str:
@@ -328,11 +327,7 @@ async def _answer(req: NgsiRequest, sel: Any, view: View, mode: str, tp: Tempora
                   request: Request) -> Response:
     svc = services(request)
     p = req.params
-    limit = parse_int(p, "limit", DEFAULT_LIMIT, minimum=0, maximum=MAX_LIMIT)
-    offset = parse_int(p, "offset", 0)
-    count = req.bool_param("count")
-    if limit == 0 and not count:
-        raise BadRequestData("limit=0 is only allowed with count=true")
+    limit, offset, count = page_params(req)
     # EntityMaps (5.7.1.4): a live map named in NGSILD-EntityMap fixes the entities; otherwise
     # entityMap=true (or a dead reference) makes a new one from this answer (201)
     ref = request.headers.get("ngsild-entitymap")
