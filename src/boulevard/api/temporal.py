@@ -300,10 +300,8 @@ async def query_temporal_post(request: Request) -> Response:
             if not isinstance(value, str):
                 raise BadRequestData(f"{name} must be a string")
             params[name] = value
-    for name in ("attrs",):
-        if name in body:
-            value = body[name]
-            params[name] = ",".join(value) if isinstance(value, list) else value
+    if "attrs" in body:
+        params["attrs"] = ",".join(body["attrs"]) if isinstance(body["attrs"], list) else body["attrs"]
     for name in ("q", "scopeQ", "lang"):
         if name in body:
             if not isinstance(body[name], str):

@@ -3,7 +3,9 @@
 History is written by the store together with every change of the current state;
 these operations read it, and provide it directly (temporal provision: instances
 with their own ``observedAt``, e.g. a backfill of last year's counts). Temporal
-provision writes history only: a stale backfill must not overwrite the live state.
+provision never rewrites an existing current state (a stale backfill must not
+overwrite live values); an entity the broker does not hold yet gets one, made of
+its latest instances.
 """
 
 from __future__ import annotations
@@ -175,28 +177,24 @@ class TemporalBroker:
 
         def matches(r: Reader) -> Iterator[TemporalEntity]:
             for head in r.temporal_scan(sel.flt):
-                spans = _scope_spans(r, head, query) if scoped and sel.match is not None else None
-                if spans is not None and sel.match is not None:  # scopeQ on a scope history (4.18)
-                    match = sel.match
-                    full = r.history(head.id, HistoryQuery(query.window, dataset_ids=query.dataset_ids))
-                    kept = [(lo, hi) for lo, hi, scope in spans
-                            if match(_pseudo_entity(replace(head, scope=scope), [
-                                i for i in full if i.attr != SCOPE and i.observed_at is not None
-                                and lo <= i.observed_at < hi]))]
-                    if not kept:
-                        continue
-                    found = _read(r, head, plan, aggr)
-                    found.instances = [i for i in found.instances if i.attr == SCOPE or (
-                        i.observed_at is not None and any(lo <= i.observed_at < hi for lo, hi in kept))]
-                    if not found.empty:
-                        yield found
-                    continue
+                kept: list[tuple[int, int]] | None = None  # with a scope history: the spans that match
                 if sel.match is not None:
                     # q, geo and scope look at every attribute of the window, whatever attrs shows
                     full = r.history(head.id, HistoryQuery(query.window, dataset_ids=query.dataset_ids))
-                    if not sel.match(_pseudo_entity(head, full)):
-                        continue
+                    spans = _scope_spans(r, head, query) if scoped else None
+                    if spans is None:
+                        if not sel.match(_pseudo_entity(head, full)):
+                            continue
+                    else:  # scopeQ on a scope history (4.18): judged span by span
+                        match = sel.match
+                        kept = [(lo, hi) for lo, hi, scope in spans
+                                if match(_pseudo_entity(replace(head, scope=scope), _observed(full, lo, hi)))]
+                        if not kept:
+                            continue
                 found = _read(r, head, plan, aggr)
+                if kept is not None:
+                    found.instances = [i for i in found.instances if i.attr == SCOPE or any(
+                        i.observed_at is not None and lo <= i.observed_at < hi for lo, hi in kept)]
                 if not found.empty:
                     yield found
 
@@ -236,6 +234,11 @@ def _scope_spans(r: Reader, head: TemporalHead, query: HistoryQuery) -> list[tup
             scope = [value] if isinstance(value, str) else list(value) if value else None
             spans.append((lo, hi, None if inst.deleted_at is not None else scope))
     return spans
+
+
+def _observed(instances: list[HistoryInstance], lo: int, hi: int) -> list[HistoryInstance]:
+    """The attribute instances observed in [lo, hi)."""
+    return [i for i in instances if i.attr != SCOPE and i.observed_at is not None and lo <= i.observed_at < hi]
 
 
 def _read(r: Reader, head: TemporalHead, query: HistoryQuery, aggr: Aggregation | None) -> TemporalEntity:

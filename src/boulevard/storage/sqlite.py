@@ -325,7 +325,7 @@ def _index_geo(conn: sqlite3.Connection, tenant: str, entities: list[Entity]) ->
                     min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]), max(old[3], box[3])
                 )
     rows = [(tenant, cell, eid, attr, *box) for (eid, attr, cell), box in boxes.items()]
-    _insert_rows(
+    hist.insert_rows(
         conn, "INSERT OR IGNORE INTO geo_cells (tenant, cell, id, attr, min_lon, min_lat, max_lon, max_lat) VALUES ",
         rows,
     )
@@ -394,9 +394,6 @@ def _seen(entity: Entity) -> Seen:
         (attr, inst.get("datasetId")): inst.get("type", "Property")
         for attr, insts in entity["attrs"].items() for inst in insts
     }
-
-
-_insert_rows = hist.insert_rows
 
 
 class SqliteReader:
@@ -509,11 +506,11 @@ class SqliteWriter(SqliteReader):
 
     def insert_many(self, entities: list[Entity]) -> None:
         tenant = self.tenant
-        _insert_rows(
+        hist.insert_rows(
             self.conn, "INSERT INTO entities (tenant, id, doc) VALUES ",
             [(tenant, e["id"], orjson.dumps(e)) for e in entities],
         )
-        _insert_rows(
+        hist.insert_rows(
             self.conn, "INSERT OR IGNORE INTO entity_types (tenant, type, id) VALUES ",
             [(tenant, t, e["id"]) for e in entities for t in e["type"]],
         )

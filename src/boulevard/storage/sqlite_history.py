@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from boulevard.storage.base import SCOPE, EntityFilter, HistoryInstance, HistoryQuery, TemporalHead, TimeWindow
+from boulevard.storage.base import SCOPE, EntityFilter, HistoryInstance, HistoryQuery, TemporalHead
 from boulevard.timestamps import micros_or_none
 
 SCHEMA = """
@@ -295,7 +295,8 @@ def _series(conn: sqlite3.Connection, tenant: str, entity_id: str,
     return [(sid, attr) for sid, attr in rows if attrs is None or attr in attrs]
 
 
-def _window_sql(window: TimeWindow, query: HistoryQuery, params: list[Any]) -> tuple[str, str]:
+def _window_sql(query: HistoryQuery, params: list[Any]) -> tuple[str, str]:
+    window = query.window
     col = _COLUMN[window.prop]
     where = ""
     if window.lo is not None:
@@ -326,7 +327,7 @@ def history(conn: sqlite3.Connection, tenant: str, entity_id: str, query: Histor
     out: list[HistoryInstance] = []
     for sid, attr in _series(conn, tenant, entity_id, query.attrs):
         params: list[Any] = [sid]
-        where, col = _window_sql(query.window, query, params)
+        where, col = _window_sql(query, params)
         sql = ("SELECT iid, observed_at, created_at, modified_at, deleted_at, doc FROM temporal_instances"
                f" WHERE sid = ?{where}")
         if query.last_n is not None:
@@ -357,7 +358,7 @@ def history_values(conn: sqlite3.Connection, tenant: str, entity_id: str,
     out: dict[str, list[tuple[int, Any]]] = {}
     for sid, attr in _series(conn, tenant, entity_id, query.attrs):
         params: list[Any] = [sid]
-        where, col = _window_sql(query.window, query, params)
+        where, col = _window_sql(query, params)
         covered = query.window.prop == "observedAt" and query.dataset_ids is None
         if covered:
             rows = conn.execute(
